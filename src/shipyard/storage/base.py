@@ -1,0 +1,264 @@
+"""The metadata store port.
+
+The metadata store holds records (projects, experiments, runs and what they log, datasets, artifact
+records). Bulk data never goes here: artifacts, prediction logs and training sets live in the
+artifact store.
+
+Contract for every implementation
+---------------------------------
+* **Thread safety.** One store object may be shared by many threads; every method is safe to call
+  concurrently. Several processes may open the same store at once (SQLite: WAL + immediate write
+  transactions; PostgreSQL: row locks and ``ON CONFLICT``).
+* **Atomicity.** Each method is one transaction: it applies completely or not at all. A crash
+  mid-call leaves the store as it was before the call.
+* **Returned values** are frozen entities (:mod:`shipyard.entities`), never live rows; later writes
+  never change an entity already returned.
+* **Trust.** Stores trust their inputs: public boundaries (``shipyard.tracking``) validate names,
+  lengths and types once. Stores still refuse what would break an invariant (a param re-logged
+  with a different value).
+* **Errors.** :class:`~shipyard.exceptions.NotFound` for a missing record,
+  :class:`~shipyard.exceptions.AlreadyExists` for a taken unique name,
+  :class:`~shipyard.exceptions.InvalidParameter` for a broken invariant,
+  :class:`~shipyard.exceptions.BackendUnavailable` when the backend cannot be reached.
+
+Design note: the interface is three small role interfaces (experiments, runs, lineage) of at most
+ten abstract methods each rather than one large class; :class:`MetadataStore` is their union.
+Later domains (registry, access, deployments) add their own role interfaces the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shipyard.entities import (
+    ArtifactRecord,
+    Dataset,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Project,
+    Run,
+    RunInput,
+    RunPage,
+    RunStatus,
+    RunTag,
+)
+
+#: Sentinel meaning "leave this field unchanged" in update methods.
+UNSET: Any = object()
+
+
+class ExperimentStore(abc.ABC):
+    """Projects and experiments."""
+
+    @abc.abstractmethod
+    def get_or_create_project(self, name: str) -> Project:
+        """Return the project called ``name``, creating it if needed (safe under concurrency)."""
+
+    @abc.abstractmethod
+    def list_projects(self) -> list[Project]:
+        """All projects, by name."""
+
+    @abc.abstractmethod
+    def create_experiment(self, project: str, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+        """Create an experiment in ``project`` (created if missing).
+
+        Raises:
+            AlreadyExists: an experiment of that name exists in the project (active or deleted).
+        """
+
+    @abc.abstractmethod
+    def get_experiment(self, project: str, *, id: str | None = None, name: str | None = None) -> Experiment:
+        """Look an experiment up by id or by name (exactly one of them).
+
+        Raises:
+            NotFound: no such experiment in the project.
+        """
+
+    @abc.abstractmethod
+    def list_experiments(self, project: str, lifecycle: LifecycleStage | None = LifecycleStage.ACTIVE) -> list[Experiment]:
+        """Experiments of a project, oldest first; ``lifecycle=None`` lists active and deleted ones."""
+
+    @abc.abstractmethod
+    def update_experiment(
+        self, project: str, id: str, *, name: str | None = None, lifecycle: LifecycleStage | None = None
+    ) -> Experiment:
+        """Rename, delete (soft) or restore an experiment. Deleting it soft-deletes its runs too.
+
+        Raises:
+            NotFound: no such experiment.
+            AlreadyExists: the new name is taken.
+        """
+
+
+class RunStore(abc.ABC):
+    """Runs and what they log."""
+
+    @abc.abstractmethod
+    def create_run(
+        self,
+        project: str,
+        experiment_id: str,
+        *,
+        run_id: str,
+        name: str,
+        start_time: int,
+        artifact_uri: str,
+        user: str | None = None,
+        host: str | None = None,
+        parent_run_id: str | None = None,
+        heartbeat_timeout_ms: int | None = None,
+        git_commit: str | None = None,
+        git_dirty: bool | None = None,
+        source: str | None = None,
+        environment: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Create a RUNNING run.
+
+        Raises:
+            NotFound: the experiment (or the parent run) does not exist in the project.
+            AlreadyExists: ``run_id`` is taken.
+        """
+
+    @abc.abstractmethod
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        heartbeat_at: int | None = None,
+        name: str | None = None,
+        failure: str | None = None,
+        lifecycle: LifecycleStage | None = None,
+    ) -> None:
+        """Change a run's status, end time, heartbeat, name, failure text or lifecycle stage.
+
+        Raises:
+            NotFound: no such run.
+        """
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """A run with its params, tags and latest metrics. A stale RUNNING run reads as KILLED.
+
+        Raises:
+            NotFound: no such run.
+        """
+
+    @abc.abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Append metrics, set params (write-once) and tags (last write wins), in one transaction.
+
+        Every metric given is stored exactly once; NaN and ±inf are stored and read back as such.
+
+        Raises:
+            NotFound: no such run.
+            InvalidParameter: a param already has a different value (nothing of the batch is written).
+        """
+
+    @abc.abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every value logged for ``key``, by step then timestamp (empty if none).
+
+        Raises:
+            NotFound: no such run.
+        """
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        project: str,
+        experiment_ids: Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        lifecycle: LifecycleStage | None = LifecycleStage.ACTIVE,
+    ) -> RunPage:
+        """Runs of a project matching a filter (see :mod:`shipyard.storage._filter`), evaluated by
+        the backend itself, never by scanning in Python.
+
+        Raises:
+            FilterSyntaxError: malformed filter or order-by.
+            InvalidParameter: a bad page token or max_results.
+        """
+
+    @abc.abstractmethod
+    def delete_runs_permanently(self, run_ids: Sequence[str]) -> int:
+        """Remove runs and everything they logged (used by ``shipyard store gc``). Returns the count."""
+
+
+class LineageStore(abc.ABC):
+    """Datasets, which runs used or produced them, and the artifact records of runs."""
+
+    @abc.abstractmethod
+    def log_dataset(
+        self,
+        project: str,
+        *,
+        name: str,
+        digest: str,
+        num_rows: int,
+        schema: Mapping[str, Any],
+        profile: Mapping[str, Any],
+        source: str | None = None,
+    ) -> Dataset:
+        """Record a dataset; the same (project, name, digest) returns the existing record."""
+
+    @abc.abstractmethod
+    def link_dataset(self, run_id: str, dataset_id: int, role: str, direction: str = "input") -> None:
+        """Record that a run consumed (``input``) or produced (``output``) a dataset. Idempotent.
+
+        Raises:
+            NotFound: no such run or dataset.
+        """
+
+    @abc.abstractmethod
+    def list_run_datasets(self, run_id: str) -> list[RunInput]:
+        """Datasets linked to a run."""
+
+    @abc.abstractmethod
+    def record_artifact(self, run_id: str, path: str, size: int, sha256: str) -> ArtifactRecord:
+        """Record (or replace) the size and sha256 of a file already written to the artifact store.
+
+        Raises:
+            NotFound: no such run.
+        """
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[ArtifactRecord]:
+        """Artifact records of a run under ``prefix`` (a folder path), by path.
+
+        Raises:
+            NotFound: no such run.
+        """
+
+
+class MetadataStore(ExperimentStore, RunStore, LineageStore):
+    """Union of the role interfaces, plus housekeeping."""
+
+    #: Optional capabilities, declared as data; the conformance suite reads them.
+    capabilities: frozenset[str] = frozenset()
+
+    @property
+    @abc.abstractmethod
+    def uri(self) -> str:
+        """The URI the store was opened with, with any password masked."""
+
+    @abc.abstractmethod
+    def info(self) -> dict[str, Any]:
+        """Backend, schema revision and record counts, for ``shipyard store info``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. The default does nothing."""

@@ -1,0 +1,66 @@
+"""Housekeeping for ``shipyard store gc``: finalise dead runs, purge deleted ones, drop temporaries."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from shipyard.entities import LifecycleStage, RunStatus
+from shipyard.tracking._artifacts import store_for
+
+if TYPE_CHECKING:
+    from shipyard.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class GcReport:
+    killed: int
+    purged_runs: int
+    purged_files: int
+    temporaries: int
+
+
+def collect(workspace: Workspace, dry_run: bool = False, temp_age_s: float = 3600.0) -> GcReport:
+    """Mark runs with a stale heartbeat KILLED (persisting what reads already show), permanently
+    delete runs in the deleted stage with their artifacts, and remove temporary files of
+    interrupted uploads older than ``temp_age_s``."""
+    store = workspace.metadata
+    killed = purged = files = temps = 0
+    for project in store.list_projects():
+        token = None
+        while True:
+            page = store.search_runs(
+                project.name, filter="attributes.status = 'KILLED' and attributes.end_time IS NULL",
+                max_results=1000, page_token=token, lifecycle=None,
+            )
+            for run in page.runs:
+                killed += 1
+                if not dry_run:
+                    store.update_run(run.id, status=RunStatus.KILLED, end_time=run.heartbeat_at or run.start_time,
+                                     failure="heartbeat stopped: the process died")
+            token = page.next_page_token
+            if token is None:
+                break
+        while True:
+            page = store.search_runs(project.name, max_results=500, lifecycle=LifecycleStage.DELETED)
+            if not page.runs:
+                break
+            for run in page.runs:
+                artifacts = store_for(workspace, run.artifact_uri)
+                files += len(artifacts.list(""))
+                if not dry_run:
+                    artifacts.delete("")
+            purged += len(page.runs)
+            if dry_run:
+                break
+            store.delete_runs_permanently([r.id for r in page.runs])
+    temporaries = getattr(workspace.artifacts, "temporaries", None)
+    if temporaries is not None:
+        cutoff = time.time() - temp_age_s
+        for path in temporaries():
+            if path.stat().st_mtime < cutoff:
+                temps += 1
+                if not dry_run:
+                    path.unlink(missing_ok=True)
+    return GcReport(killed, purged, files, temps)
