@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 import shutil
@@ -86,6 +87,6 @@ class LocalArtifactStore(ArtifactStore):
             return count
         return 0
 
-    def temporaries(self) -> list[Path]:
+    def temporaries(self) -> builtins.list[Path]:
         """Leftover temporary files of interrupted writes (``shipyard store gc`` removes old ones)."""
         return [p for p in self.root.rglob(f"{TMP_MARK}*") if p.is_file()] if self.root.exists() else []

@@ -6,15 +6,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from shipyard.cli._context import tracking_client
 from shipyard.cli._output import console, fmt_ms, print_json, table
 
 app = typer.Typer(help="List and download run artifacts (verified against their sha256).", no_args_is_help=True)
 
-
-def _client():  # type: ignore[no-untyped-def]
-    from shipyard.tracking._fluent import client
-
-    return client()
 
 
 @app.command("ls")
@@ -24,7 +20,7 @@ def ls(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List a run's artifacts with size and sha256."""
-    records = _client().list_artifacts(run_id, path)
+    records = tracking_client().list_artifacts(run_id, path)
     if json_:
         print_json([{"path": r.path, "size": r.size, "sha256": r.sha256, "created_at": r.created_at} for r in records])
         return
@@ -38,5 +34,5 @@ def get(
     dest: Annotated[str, typer.Option("--dest", "-d", help="Local directory to download into.")] = ".",
 ) -> None:
     """Download artifacts, verifying every file's sha256 (a mismatch is an error, nothing is kept)."""
-    where = _client().download_artifacts(run_id, path, dest)
+    where = tracking_client().download_artifacts(run_id, path, dest)
     console.print(f"Downloaded to {where}")

@@ -46,7 +46,7 @@ def load_flights(rows: int, seed: int = 13) -> Any:
     data = flights.merge(weather[["origin", "time_hour", *WEATHER]], on=["origin", "time_hour"], how="left")
     date = pd.to_datetime(data[["year", "month", "day"]])
     data = data.assign(
-        day_of_week=date.dt.dayofweek,
+        day_of_week=date.dt.day_of_week,
         sched_dep_hour=data["sched_dep_time"] // 100,
         delayed=(data["arr_delay"] > 15).astype("int8"),
         date=date,
@@ -93,7 +93,14 @@ def build_model(config: dict[str, Any]) -> Any:
 
 
 def evaluate(model: Any, x: Any, y: Any) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score, roc_auc_score
+    from sklearn.metrics import (
+        accuracy_score,
+        f1_score,
+        log_loss,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
 
     proba = model.predict_proba(x)[:, 1]
     pred = (proba >= 0.5).astype(int)
@@ -114,8 +121,9 @@ def short_name(config: dict[str, Any]) -> str:
 
 
 def train_one(parent: Any, config: dict[str, Any], train: Any, test: Any, workdir: Path) -> str:
-    import shipyard as sy
     from sklearn.metrics import confusion_matrix
+
+    from shipyard.tracking import _fluent as sy
 
     features = CATEGORICAL + NUMERIC
     name = short_name(config)
@@ -130,7 +138,7 @@ def train_one(parent: Any, config: dict[str, Any], train: Any, test: Any, workdi
         run.log_metric("fit_seconds", time.perf_counter() - started)
         clf = model.named_steps["clf"]
         if hasattr(clf, "validation_score_"):
-            for step, (tr, va) in enumerate(zip(clf.train_score_, clf.validation_score_)):
+            for step, (tr, va) in enumerate(zip(clf.train_score_, clf.validation_score_, strict=True)):
                 run.log_metrics({"train_loss": -float(tr), "val_loss": -float(va)}, step=step)
             run.log_metric("n_iter", clf.n_iter_)
         scores = evaluate(model, test[features], test["delayed"])
@@ -145,8 +153,8 @@ def train_one(parent: Any, config: dict[str, Any], train: Any, test: Any, workdi
 
 
 def run_demo(n_configs: int = 4, rows: int = 120_000, experiment: str = "flight-delay") -> None:
-    import shipyard as sy
     from shipyard.config import get_settings
+    from shipyard.tracking import _fluent as sy
 
     settings = get_settings()
     console.print(

@@ -6,17 +6,13 @@ from typing import Annotated
 
 import typer
 
+from shipyard.cli._context import tracking_client
 from shipyard.cli._output import console, fmt_ms, print_json, table
 
 app = typer.Typer(help="Create, list, rename, delete and restore experiments.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
-
-def _client():  # type: ignore[no-untyped-def]
-    from shipyard.tracking._fluent import client
-
-    return client()
 
 
 @app.command("list")
@@ -25,7 +21,7 @@ def list_(
     json_: JsonOpt = False,
 ) -> None:
     """List the experiments of the current project."""
-    exps = _client().list_experiments(include_deleted=all_)
+    exps = tracking_client().list_experiments(include_deleted=all_)
     if json_:
         print_json(
             [
@@ -35,13 +31,13 @@ def list_(
         )
         return
     rows = [(e.id, e.name, e.lifecycle.value, fmt_ms(e.created_at)) for e in exps]
-    console.print(table(f"Experiments in project {_client().project!r}", ["id", "name", "stage", "created"], rows))
+    console.print(table(f"Experiments in project {tracking_client().project!r}", ["id", "name", "stage", "created"], rows))
 
 
 @app.command()
 def create(name: str, json_: JsonOpt = False) -> None:
     """Create an experiment."""
-    exp = _client().create_experiment(name)
+    exp = tracking_client().create_experiment(name)
     if json_:
         print_json({"id": exp.id, "name": exp.name})
     else:
@@ -51,19 +47,19 @@ def create(name: str, json_: JsonOpt = False) -> None:
 @app.command()
 def rename(experiment: Annotated[str, typer.Argument(help="Id or name.")], new_name: str) -> None:
     """Rename an experiment."""
-    exp = _client().rename_experiment(experiment, new_name)
+    exp = tracking_client().rename_experiment(experiment, new_name)
     console.print(f"Experiment {exp.id} is now called [bold]{exp.name}[/].")
 
 
 @app.command()
 def delete(experiment: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
     """Delete an experiment and its runs (restorable until `shipyard store gc`)."""
-    exp = _client().delete_experiment(experiment)
+    exp = tracking_client().delete_experiment(experiment)
     console.print(f"Deleted experiment [bold]{exp.name}[/] (id {exp.id}). Undo with `shipyard experiments restore {exp.id}`.")
 
 
 @app.command()
 def restore(experiment: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
     """Restore a deleted experiment and its runs."""
-    exp = _client().restore_experiment(experiment)
+    exp = tracking_client().restore_experiment(experiment)
     console.print(f"Restored experiment [bold]{exp.name}[/] (id {exp.id}).")

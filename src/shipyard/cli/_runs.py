@@ -8,17 +8,13 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.panel import Panel
 
+from shipyard.cli._context import tracking_client
 from shipyard.cli._output import console, fmt, fmt_duration, fmt_ms, print_json, table
 
 app = typer.Typer(help="List, show, compare and delete runs.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
-
-def _client():  # type: ignore[no-untyped-def]
-    from shipyard.tracking._fluent import client
-
-    return client()
 
 
 def run_dict(run: Any) -> dict[str, Any]:
@@ -58,14 +54,14 @@ def list_(
     json_: JsonOpt = False,
 ) -> None:
     """List runs, newest first, filtered and ordered in the database."""
-    runs = _client().search(experiment, filter_, order_by, limit, include_deleted=all_)
+    runs = tracking_client().search(experiment, filter_, order_by, limit, include_deleted=all_)
     if json_:
         print_json([run_dict(r) for r in runs])
         return
     param_keys = sorted({k for r in runs for k in r.params})[:6]
     metric_keys = sorted({k for r in runs for k in r.metrics})[:6]
     columns = ["run", "id", "status", "started", "duration"] + [f"p:{k}" for k in param_keys] + [f"m:{k}" for k in metric_keys]
-    rows = [
+    rows: list[list[Any]] = [
         [r.name, r.id[:8], r.status.value, fmt_ms(r.start_time), fmt_duration(r.duration_ms)]
         + [r.params.get(k) for k in param_keys]
         + [r.metrics.get(k) for k in metric_keys]
@@ -77,7 +73,7 @@ def list_(
 @app.command()
 def show(run_id: str, json_: JsonOpt = False) -> None:
     """Everything recorded about one run."""
-    client = _client()
+    client = tracking_client()
     run = client.get_run(run_id)
     datasets = client.store.list_run_datasets(run.id)
     artifacts = client.list_artifacts(run.id)
@@ -125,7 +121,7 @@ def compare(
     json_: JsonOpt = False,
 ) -> None:
     """Compare runs side by side: params, metrics and tags."""
-    frame = _client().compare_runs(run_ids)
+    frame = tracking_client().compare_runs(run_ids)
     if only_diff:
         frame = frame[frame["differs"]]
     if json_:
@@ -142,7 +138,7 @@ def compare(
 @app.command()
 def delete(run_ids: Annotated[list[str], typer.Argument(help="Run ids.")]) -> None:
     """Delete runs (restorable until `shipyard store gc`)."""
-    client = _client()
+    client = tracking_client()
     for run_id in run_ids:
         client.delete_run(run_id)
     console.print(f"Deleted {len(run_ids)} run(s). Undo with `shipyard runs restore <id>`.")
@@ -151,7 +147,7 @@ def delete(run_ids: Annotated[list[str], typer.Argument(help="Run ids.")]) -> No
 @app.command()
 def restore(run_ids: Annotated[list[str], typer.Argument(help="Run ids.")]) -> None:
     """Restore deleted runs."""
-    client = _client()
+    client = tracking_client()
     for run_id in run_ids:
         client.restore_run(run_id)
     console.print(f"Restored {len(run_ids)} run(s).")

@@ -83,7 +83,7 @@ def _column_profile(col: Any) -> dict[str, Any]:
                 std=float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
                 min=float(finite.min()),
                 max=float(finite.max()),
-                quantiles={str(q): float(v) for q, v in zip(_QUANTILES, qs)},
+                quantiles={str(q): float(v) for q, v in zip(_QUANTILES, qs, strict=True)},
                 zeros=int((finite == 0).sum()),
                 infinite=int(values.size - finite.size),
             )

@@ -78,8 +78,8 @@ def source() -> str:
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if path:
-        return os.path.abspath(path)
-    return sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
+        return os.path.abspath(str(path))
+    return str(sys.argv[0]) if sys.argv and sys.argv[0] else "<interactive>"
 
 
 @functools.lru_cache(maxsize=1)

@@ -120,12 +120,12 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (default: the latest)."""
+    """Apply migrations up to ``revision`` (default: the latest), holding the write lock."""
     from alembic import command
 
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.execution_options(shipyard_write=True)
+    with transaction(engine, write=True) as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(874231)"))
         command.upgrade(_alembic_config(conn), revision)
 
 
@@ -133,16 +133,14 @@ def ensure_schema(engine: sa.Engine, display_uri: str) -> None:
     """Create the schema on an empty database; refuse an older or newer one with the fix."""
     revision = current_revision(engine)
     if revision is None:
-        if engine.dialect.name == "postgresql":
-            # Serialise first-time creation across processes.
-            with engine.begin() as conn:
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(874231)"))
-                if not sa.inspect(conn).has_table("alembic_version"):
-                    from alembic import command
+        from alembic import command
 
-                    command.upgrade(_alembic_config(conn), "head")
-            return
-        upgrade(engine)
+        # Several processes may open a fresh store at once: take the write lock, then re-check.
+        with transaction(engine, write=True) as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(874231)"))
+            if not sa.inspect(conn).has_table("alembic_version"):
+                command.upgrade(_alembic_config(conn), "head")
         return
     if revision == SCHEMA_HEAD:
         return

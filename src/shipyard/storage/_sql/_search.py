@@ -52,8 +52,8 @@ class Compiler:
     def numeric_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """A text column as a number where it holds one, else NULL (never a cast error)."""
         if self.dialect == "postgresql":
-            return sa.case((column.op("~")(_NUMERIC_RE), sa.cast(column, sa.Double)), else_=None)
-        is_number = sa.and_(column.op("GLOB")("*[0-9]*"), sa.not_(column.op("GLOB")("*[^0-9.eE+ -]*")))
+            return sa.case((column.op("~", is_comparison=True)(_NUMERIC_RE), sa.cast(column, sa.Double)), else_=None)
+        is_number = sa.and_(column.op("GLOB", is_comparison=True)("*[0-9]*"), sa.not_(column.op("GLOB", is_comparison=True)("*[^0-9.eE+ -]*")))
         return sa.case((is_number, sa.cast(column, sa.Double)), else_=None)
 
     # -- predicates ------------------------------------------------------------------------
@@ -107,12 +107,13 @@ class Compiler:
         if op in ("in", "not in"):
             assert isinstance(value, tuple)
             items = [_coerce(v, numeric, where) for v in value]
-            expr = column.in_(items)
-            return sa.not_(expr) if op == "not in" else expr
+            member: sa.ColumnElement[bool] = column.in_(items)
+            return sa.not_(member) if op == "not in" else member
         if op in ("like", "not like", "ilike", "not ilike"):
             if numeric:
                 raise InvalidParameter(f"LIKE does not apply to {where}: it is a number. Use =, <, > or IN.")
             assert isinstance(value, str)
+            expr: sa.ColumnElement[bool]
             if "ilike" in op:
                 expr = sa.func.lower(column).like(value.lower())
             else:
@@ -192,4 +193,4 @@ def _sqlite_case_sensitive_like(column: sa.ColumnElement[Any], pattern: str) -> 
             out.append(f"[{ch}]")
         else:
             out.append(ch)
-    return column.op("GLOB")("".join(out))  # type: ignore[no-any-return]
+    return column.op("GLOB", is_comparison=True)("".join(out))  # type: ignore[no-any-return]

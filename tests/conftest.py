@@ -1,0 +1,121 @@
+"""Shared fixtures: isolated settings per test, and the real services behind markers.
+
+Services: PostgreSQL comes from ``SHIPYARD_TEST_POSTGRES_URI`` (default: the local server at
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``); a fresh database is created per test
+session and dropped afterwards. S3 is a moto server on loopback, started here. When
+``SHIPYARD_TEST_REQUIRE_SERVICES=1`` (set by ``.ci/run``) a missing service fails the run instead of
+skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.register_assert_rewrite("shipyard.testing")
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REQUIRE = os.environ.get("SHIPYARD_TEST_REQUIRE_SERVICES") == "1"
+
+
+def _unavailable(what: str, why: str) -> None:
+    message = f"{what} is not available ({why}). Start it, or set SHIPYARD_TEST_POSTGRES_URI."
+    if REQUIRE:
+        pytest.fail(f"SHIPYARD_TEST_REQUIRE_SERVICES=1 but {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own embedded home and fresh settings."""
+    from shipyard import config
+    from shipyard.workspace import reset_workspace
+
+    for key in list(os.environ):
+        if key.startswith("SHIPYARD_") and not key.startswith("SHIPYARD_TEST_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    config.reset()
+    reset_workspace()
+    from shipyard.tracking import _fluent
+
+    _fluent._clients.clear()
+    yield
+    for run in list(_fluent._all_runs):
+        try:
+            run.end()
+        except Exception:  # noqa: BLE001
+            pass
+    _fluent._local.__dict__.clear()
+    reset_workspace()
+    config.reset()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_uri() -> str:
+    return os.environ.get("SHIPYARD_TEST_POSTGRES_URI", DEFAULT_PG)
+
+
+@pytest.fixture(scope="session")
+def postgres_uri(postgres_server_uri: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session (dropped afterwards)."""
+    try:
+        import psycopg
+    except ImportError:
+        _unavailable("PostgreSQL", "psycopg is not installed")
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_server_uri)
+    name = f"shipyard_test_{uuid.uuid4().hex[:12]}"
+    conninfo = f"host={url.host or '127.0.0.1'} port={url.port or 5432} user={url.username or 'postgres'} dbname={url.database or 'postgres'}"
+    if url.password:
+        conninfo += f" password={url.password}"
+    try:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        _unavailable("PostgreSQL", str(exc).strip().splitlines()[0])
+    yield url.set(database=name).render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error:
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-compatible endpoint on loopback (moto's standalone server), with a ``shipyard`` bucket."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        _unavailable("The S3 test endpoint", "moto[server] is not installed")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="shipyard")
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def sqlite_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'meta.db'}"

