@@ -117,7 +117,7 @@ def evaluate(model: Any, x: Any, y: Any) -> dict[str, float]:
 def short_name(config: dict[str, Any]) -> str:
     if config["model"] == "logistic_regression":
         return f"logreg-C{config['C']}"
-    return f"hgb-lr{config['learning_rate']}-leaves{config['max_leaf_nodes']}-l2{config['l2_regularization']}"
+    return f"hgb-lr{config['learning_rate']}-leaves{config['max_leaf_nodes']}"
 
 
 def train_one(parent: Any, config: dict[str, Any], train: Any, test: Any, workdir: Path) -> str:
@@ -201,17 +201,14 @@ def run_demo(n_configs: int = 4, rows: int = 120_000, experiment: str = "flight-
 
 
 def show_summary(children: Any) -> None:
-    param_cols = ["learning_rate", "max_leaf_nodes", "l2_regularization", "C"]
+    """The sweep as a table, best first (run names encode their parameters)."""
     metric_cols = ["test_auc", "test_log_loss", "test_f1", "test_accuracy"]
     rows = []
     for _, r in children.iterrows():
-        params = "\n".join(
-            f"{c}={r[f'params.{c}']}" for c in param_cols if f"params.{c}" in r and isinstance(r[f"params.{c}"], str)
-        )
         duration = r["duration_s"]
         rows.append(
-            [r["run_name"], params]
+            [r["run_name"], r["run_id"][:8]]
             + [r.get(f"metrics.{m}") for m in metric_cols]
             + [fmt_duration(None if duration != duration else int(duration * 1000))]
         )
-    console.print(table("Runs, best first", ["run", "params", "AUC", "log loss", "F1", "accuracy", "duration"], rows))
+    console.print(table("Runs, best first", ["run", "id", "AUC", "log loss", "F1", "accuracy", "duration"], rows))
