@@ -31,13 +31,15 @@ SIDEWAYS = {
     ("config", "exceptions"), ("_internal", "exceptions"),
     ("workspace", "plugins"), ("workspace", "storage"), ("workspace", "artifacts"),
     ("workspace", "online"), ("workspace", "executors"),
-    ("registry", "tracking"), ("registry", "models"), ("features", "data"), ("pipelines", "tracking"),
+    ("tracking", "models"), ("registry", "tracking"), ("registry", "models"), ("features", "data"), ("pipelines", "tracking"),
     ("serving", "registry"), ("serving", "models"), ("serving", "features"), ("serving", "monitoring"),
     ("monitoring", "data"), ("monitoring", "registry"),
 }
 ADAPTERS = {"storage._sql", "artifacts._local", "artifacts._s3", "online._sqlite", "online._redis", "executors._ray"}
 
 PUBLIC_API = [
+    "PythonModel", "Registry", "delete_alias", "lineage", "load_model", "models", "register_model", "registry",
+    "set_alias",
     "ActiveRun", "Experiment", "Run", "RunStatus", "ShipyardError", "TrackingClient", "__version__",
     "active_run", "compare_runs", "create_experiment", "download_artifacts", "end_run", "flush",
     "get_metric_history", "get_run", "init", "list_experiments", "log_artifact", "log_dataset",

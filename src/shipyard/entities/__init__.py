@@ -3,6 +3,16 @@
 Stores return these, never live ORM rows; a later write never changes an entity already returned.
 """
 
+from shipyard.entities._registry import (
+    AliasEvent,
+    LineageEdge,
+    LineageGraph,
+    LineageNode,
+    ModelInfo,
+    ModelVersion,
+    ModelVersionStatus,
+    RegisteredModel,
+)
 from shipyard.entities._tracking import (
     ArtifactRecord,
     Dataset,
@@ -19,7 +29,15 @@ from shipyard.entities._tracking import (
 )
 
 __all__ = [
+    "AliasEvent",
     "ArtifactRecord",
+    "LineageEdge",
+    "LineageGraph",
+    "LineageNode",
+    "ModelInfo",
+    "ModelVersion",
+    "ModelVersionStatus",
+    "RegisteredModel",
     "Dataset",
     "Experiment",
     "LifecycleStage",

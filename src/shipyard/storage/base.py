@@ -33,22 +33,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shipyard.entities import (
+    AliasEvent,
     ArtifactRecord,
     Dataset,
     Experiment,
     LifecycleStage,
     Metric,
+    ModelVersion,
+    ModelVersionStatus,
     Param,
     Project,
+    RegisteredModel,
     Run,
     RunInput,
     RunPage,
     RunStatus,
     RunTag,
 )
-
-#: Sentinel meaning "leave this field unchanged" in update methods.
-UNSET: Any = object()
 
 
 class ExperimentStore(abc.ABC):
@@ -245,7 +246,141 @@ class LineageStore(abc.ABC):
         """
 
 
-class MetadataStore(ExperimentStore, RunStore, LineageStore):
+class RegistryStore(abc.ABC):
+    """Registered models, their versions, and aliases with a full history.
+
+    Version numbers are 1, 2, 3, ... per model and unique under concurrent registration from
+    several processes. Alias moves are atomic; concurrent moves of one alias: the last writer
+    wins and both moves are in the history.
+    """
+
+    @abc.abstractmethod
+    def create_registered_model(
+        self, project: str, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> RegisteredModel:
+        """Create a registered model.
+
+        Raises:
+            AlreadyExists: the name is taken in the project.
+        """
+
+    @abc.abstractmethod
+    def get_registered_model(self, project: str, name: str) -> RegisteredModel:
+        """A registered model with its tags, current aliases and latest version number.
+
+        Raises:
+            NotFound: no such model; the message lists similar names.
+        """
+
+    @abc.abstractmethod
+    def search_registered_models(
+        self, project: str, name_like: str | None = None, tags: Mapping[str, str] | None = None, alias: str | None = None
+    ) -> list[RegisteredModel]:
+        """Models whose name matches ``name_like`` (SQL LIKE, case-insensitive), carrying every
+        given tag, and having ``alias`` set; by name."""
+
+    @abc.abstractmethod
+    def update_registered_model(
+        self,
+        project: str,
+        name: str,
+        *,
+        description: str | None = None,
+        set_tags: Mapping[str, str] | None = None,
+        delete_tags: Sequence[str] = (),
+    ) -> RegisteredModel:
+        """Change a model's description or tags.
+
+        Raises:
+            NotFound: no such model.
+        """
+
+    @abc.abstractmethod
+    def create_model_version(
+        self,
+        project: str,
+        name: str,
+        *,
+        source: str,
+        storage_uri: str,
+        run_id: str | None,
+        flavor: str,
+        manifest: Mapping[str, Any],
+        manifest_sha256: str,
+        signature: Mapping[str, Any],
+        created_by: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        status: ModelVersionStatus = ModelVersionStatus.REGISTERING,
+    ) -> ModelVersion:
+        """Add the next version of ``name`` (the model is created if missing).
+
+        Raises:
+            NotFound: ``run_id`` is given and no such run exists in the project.
+        """
+
+    @abc.abstractmethod
+    def get_model_version(self, project: str, name: str, version: int) -> ModelVersion:
+        """One version, with its tags and the aliases pointing at it.
+
+        Raises:
+            NotFound: no such model or version; the message lists the versions that exist.
+        """
+
+    @abc.abstractmethod
+    def search_model_versions(
+        self,
+        project: str,
+        name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        statuses: Sequence[ModelVersionStatus] | None = None,
+        run_id: str | None = None,
+    ) -> list[ModelVersion]:
+        """Versions filtered by model name, tags, status and source run; newest first."""
+
+    @abc.abstractmethod
+    def update_model_version(
+        self,
+        project: str,
+        name: str,
+        version: int,
+        *,
+        status: ModelVersionStatus | None = None,
+        status_message: str | None = None,
+        description: str | None = None,
+        set_tags: Mapping[str, str] | None = None,
+        package_signature: str | None = None,
+        manifest: Mapping[str, Any] | None = None,
+    ) -> ModelVersion:
+        """Change a version's status, description, tags, package signature or manifest.
+
+        Raises:
+            NotFound: no such version.
+            InvalidParameter: archiving a version that an alias points to.
+        """
+
+    @abc.abstractmethod
+    def set_alias(
+        self, project: str, name: str, alias: str, version: int | None, actor: str | None = None, reason: str | None = None
+    ) -> AliasEvent:
+        """Point ``alias`` at ``version`` (``None`` removes it) and append the move to the history,
+        atomically.
+
+        Raises:
+            NotFound: no such model or version (or, when removing, no such alias).
+            InvalidParameter: the version is not READY.
+        """
+
+    @abc.abstractmethod
+    def alias_history(self, project: str, name: str, alias: str | None = None) -> list[AliasEvent]:
+        """Every alias move of a model (or of one alias), oldest first.
+
+        Raises:
+            NotFound: no such model.
+        """
+
+
+class MetadataStore(ExperimentStore, RunStore, LineageStore, RegistryStore):
     """Union of the role interfaces, plus housekeeping."""
 
     #: Optional capabilities, declared as data; the conformance suite reads them.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -12,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard._internal._time import now_ms
 from shipyard._internal._uri import safe_relpath
-from shipyard.entities import ArtifactRecord, Dataset, Metric, Param, Run, RunStatus, RunTag
+from shipyard.entities import ArtifactRecord, Dataset, Metric, ModelInfo, Param, Run, RunStatus, RunTag
 from shipyard.exceptions import InvalidParameter
+from shipyard.models import save_model
 from shipyard.tracking import _validation as v
 from shipyard.tracking._artifacts import upload_path, upload_stream
 
@@ -43,6 +45,7 @@ class ActiveRun:
         self._steps: dict[str, int] = {}
         self._ended = False
         self._callbacks: list[Callable[[ActiveRun], None]] = []
+        self._models: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.name!r} id={self.id} experiment={self.experiment_id}>"
@@ -173,6 +176,38 @@ class ActiveRun:
         row count and per-column statistics. The same table logged twice is one dataset record."""
         self._check_open()
         return self._client.log_dataset(self.id, data, name=name, role=role, source=source, direction=direction)
+
+    def log_model(
+        self,
+        model: Any,
+        name: str = "model",
+        *,
+        input_example: Any | None = None,
+        signature: dict[str, Any] | None = None,
+        flavor: str | None = None,
+        requirements: list[str] | None = None,
+        artifacts: dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> ModelInfo:
+        """Package ``model`` (flavor detected, signature inferred from ``input_example``, every file
+        hashed) and store it under the run's artifacts at ``name``. Register it with
+        ``sy.register_model(info.uri, "model-name")``."""
+        self._check_open()
+        path = safe_relpath(name, "model name")
+        with tempfile.TemporaryDirectory(prefix="shipyard-model-") as tmp:
+            package = Path(tmp) / "package"
+            manifest, digest = save_model(
+                model, package, input_example=input_example, signature=signature, flavor=flavor,
+                requirements=requirements, artifacts=artifacts, metadata_=metadata,
+            )
+            for child in sorted(package.iterdir()):
+                upload_path(self._client.workspace, self.id, self.artifact_uri, child, path)
+        self.set_tag("shipyard.models", ",".join(sorted({*self._models, path})))
+        self._models.add(path)
+        return ModelInfo(
+            uri=f"runs:/{self.id}/{path}", run_id=self.id, artifact_path=path, flavor=manifest["flavor"],
+            manifest_sha256=digest, signature=manifest.get("signature"), files=manifest["files"],
+        )
 
     # -- life cycle ------------------------------------------------------------------------
     def info(self) -> Run:

@@ -1,0 +1,90 @@
+"""ONNX models, run with onnxruntime. Multi-input graphs (one input per column, as skl2onnx builds
+for pipelines) are fed column by column; single-input graphs get the whole float matrix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from shipyard._internal._lazy import require
+from shipyard.models.flavors.base import Flavor, Predictor, module_root, to_numpy_2d
+
+_ORT_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(int64)": "int64",
+              "tensor(int32)": "int32", "tensor(string)": "object", "tensor(bool)": "bool"}
+
+
+def _sanitize(name: str) -> str:
+    """How skl2onnx names a graph input after a column."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", str(name))
+
+
+def feeds(session: Any, data: Any) -> dict[str, Any]:
+    """The input dict for ``session.run`` from a DataFrame or an array."""
+    import numpy as np
+
+    inputs = session.get_inputs()
+    if len(inputs) == 1:
+        dtype = _ORT_TYPES.get(inputs[0].type, "float32")
+        return {inputs[0].name: to_numpy_2d(data, dtype)}
+    columns = {_sanitize(c): c for c in getattr(data, "columns", [])}
+    columns.update({c: c for c in getattr(data, "columns", [])})
+    out = {}
+    for spec in inputs:
+        if spec.name not in columns:
+            raise ValueError(f"The ONNX graph needs an input column {spec.name!r}.")
+        dtype = _ORT_TYPES.get(spec.type, "float32")
+        column = data[columns[spec.name]].to_numpy()
+        if dtype == "object":
+            column = column.astype(str).astype(object)
+        out[spec.name] = np.asarray(column, dtype=dtype).reshape(-1, 1)
+    return out
+
+
+class OnnxPredictor(Predictor):
+    def __init__(self, session: Any, config: dict[str, Any]) -> None:
+        self.session = session
+        self.outputs = [o.name for o in session.get_outputs()]
+        self.label = config.get("label_output") or self.outputs[0]
+        self.proba = config.get("proba_output") or (self.outputs[1] if len(self.outputs) > 1 else None)
+
+    def predict(self, data: Any) -> Any:
+        result = self.session.run([self.label], feeds(self.session, data))[0]
+        return result.ravel() if result.ndim == 2 and result.shape[1] == 1 else result
+
+    def predict_proba(self, data: Any) -> Any:
+        if self.proba is None:
+            return super().predict_proba(data)
+        return self.session.run([self.proba], feeds(self.session, data))[0]
+
+    @property
+    def has_proba(self) -> bool:
+        return self.proba is not None
+
+    @property
+    def native(self) -> Any:
+        return self.session
+
+
+def session_for(file: Path) -> Any:
+    ort = require("onnxruntime", "onnx", "Running an ONNX model")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(file), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+class OnnxFlavor(Flavor):
+    name = "onnx"
+    framework = "onnxruntime"
+    module = "onnxruntime"
+    extra = "onnx"
+
+    def accepts(self, model: Any) -> bool:
+        return "onnx" in module_root(model) and type(model).__name__ == "ModelProto"
+
+    def save(self, model: Any, path: Path, input_example: Any | None) -> dict[str, Any]:
+        (path / "model.onnx").write_bytes(model.SerializeToString())
+        return {"model_file": "model.onnx"}
+
+    def load(self, path: Path, config: dict[str, Any]) -> Predictor:
+        return OnnxPredictor(session_for(path / config["model_file"]), config)
