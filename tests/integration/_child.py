@@ -68,6 +68,22 @@ def buffered_then_wait(values: int, mode: str) -> None:
     # mode == "exit": fall off the end of the script without ending the run
 
 
+def register_many(uri: str, count: int) -> None:
+    from shipyard.registry import register_model
+
+    for _ in range(count):
+        register_model(uri, "shared-model")
+    print("done", flush=True)
+
+
+def move_alias(worker: int, count: int) -> None:
+    from shipyard.registry import set_alias
+
+    for i in range(count):
+        set_alias("shared-model", "champion", 1 + (worker + i) % 3, reason=f"w{worker}-{i}")
+    print("done", flush=True)
+
+
 if __name__ == "__main__":
     name, *args = sys.argv[1:]
     if name == "concurrent_writer":
@@ -76,5 +92,9 @@ if __name__ == "__main__":
         log_forever()
     elif name == "upload_forever":
         upload_forever(*args)
+    elif name == "register_many":
+        register_many(args[0], int(args[1]))
+    elif name == "move_alias":
+        move_alias(int(args[0]), int(args[1]))
     elif name == "buffered":
         buffered_then_wait(int(args[0]), args[1])

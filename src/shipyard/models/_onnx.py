@@ -17,6 +17,8 @@ from shipyard.models._package import LoadedModel
 from shipyard.models.flavors._onnx import OnnxPredictor, session_for
 
 CONVERTIBLE = ("sklearn", "lightgbm", "xgboost")
+OPSET = 17  # skl2onnx
+OPSET_ML = 15  # onnxmltools' highest supported opset
 
 
 def default_sample(example: Any, rows: int = 256, seed: int = 0) -> Any:
@@ -54,19 +56,25 @@ def _convert_native(flavor: str, native: Any, example: Any) -> Any:
         final = native.steps[-1][1] if hasattr(native, "steps") else native
         options = {id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else None
         per_column = hasattr(native, "steps") and type(native.steps[0][1]).__name__ == "ColumnTransformer"
-        if per_column or not hasattr(example, "to_numpy"):
-            sample = example[:1]  # one graph input per column, typed like the column
+        if per_column:
+            # One graph input per column; numbers as float32 (skl2onnx graphs compute in float).
+            sample = example[:1].copy()
+            for col in sample.columns:
+                if sample[col].dtype.kind in "biuf":
+                    sample[col] = sample[col].astype("float32")
+        elif not hasattr(example, "to_numpy"):
+            sample = example[:1]
         else:
             sample = example.to_numpy(dtype="float32")[:1]
-        return skl2onnx.to_onnx(native, X=sample, options=options, target_opset=17)
+        return skl2onnx.to_onnx(native, X=sample, options=options, target_opset=OPSET)
     onnxmltools = require("onnxmltools", "onnx", "ONNX conversion of LightGBM / XGBoost models")
     n = example.shape[1]
     if flavor == "lightgbm":
-        return onnxmltools.convert_lightgbm(native, initial_types=_float_input(n), zipmap=False, target_opset=17)
+        return onnxmltools.convert_lightgbm(native, initial_types=_float_input(n), zipmap=False, target_opset=OPSET_ML)
     model = copy.deepcopy(native)
     booster = model.get_booster() if hasattr(model, "get_booster") else model
     booster.feature_names = None  # onnxmltools expects f0..fN
-    return onnxmltools.convert_xgboost(model, initial_types=_float_input(n), target_opset=17)
+    return onnxmltools.convert_xgboost(model, initial_types=_float_input(n), target_opset=OPSET_ML)
 
 
 def _outputs(model: LoadedModel, onnx: OnnxPredictor, data: Any) -> tuple[Any, Any]:
@@ -119,7 +127,7 @@ def convert(model: LoadedModel, sample: Any | None = None) -> tuple[bytes, dict[
         "converter": converter,
         "converter_version": metadata.version(converter),
         "onnxruntime_version": metadata.version("onnxruntime"),
-        "opset": 17,
+        "opset": OPSET if model.flavor == "sklearn" else OPSET_ML,
         "label_output": onnx.label,
         "proba_output": onnx.proba,
     }

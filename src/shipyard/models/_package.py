@@ -85,7 +85,14 @@ def save_model(
         raise InvalidParameter("artifacts= is only for sy.PythonModel models; log other files with run.log_artifact.")
     example = None
     if input_example is not None:
-        example = input_example if hasattr(input_example, "shape") else to_frame(input_example)
+        if hasattr(input_example, "shape"):
+            example = input_example
+        elif isinstance(input_example, dict) or (isinstance(input_example, list) and input_example and isinstance(input_example[0], dict)):
+            example = to_frame(input_example)
+        else:
+            import numpy as np
+
+            example = np.asarray(input_example)
     if chosen.name == "python":
         config = chosen.save(model, root, example, artifacts=artifacts)  # type: ignore[call-arg]
     else:

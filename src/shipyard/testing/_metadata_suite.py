@@ -12,13 +12,14 @@ import pytest
 from shipyard.entities import LifecycleStage, Metric, Param, RunStatus, RunTag
 from shipyard.exceptions import AlreadyExists, FilterSyntaxError, InvalidParameter, NotFound
 from shipyard.storage.base import MetadataStore
+from shipyard.testing._registry_suite import RegistryStoreSuite
 
 
 def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
-class MetadataStoreSuite:
+class MetadataStoreSuite(RegistryStoreSuite):
     """Subclass and override the ``store`` fixture. Each test uses its own project, so a shared
     database (PostgreSQL) needs no cleaning between tests."""
 

@@ -42,19 +42,24 @@ def collect(workspace: Workspace, dry_run: bool = False, temp_age_s: float = 360
             token = page.next_page_token
             if token is None:
                 break
+        deleted, token = [], None
         while True:
-            page = store.search_runs(project.name, max_results=500, lifecycle=LifecycleStage.DELETED)
-            if not page.runs:
+            page = store.search_runs(project.name, max_results=1000, page_token=token, lifecycle=LifecycleStage.DELETED)
+            deleted += list(page.runs)
+            token = page.next_page_token
+            if token is None:
                 break
-            for run in page.runs:
-                artifacts = store_for(workspace, run.artifact_uri)
-                files += len(artifacts.list(""))
-                if not dry_run:
-                    artifacts.delete("")
-            purged += len(page.runs)
-            if dry_run:
-                break
-            store.delete_runs_permanently([r.id for r in page.runs])
+        # Runs that back a registered model version keep their record and artifacts.
+        backing = {mv.run_id for mv in store.search_model_versions(project.name) if mv.run_id}
+        doomed = [r for r in deleted if r.id not in backing]
+        for run in doomed:
+            artifacts = store_for(workspace, run.artifact_uri)
+            files += len(artifacts.list(""))
+            if not dry_run:
+                artifacts.delete("")
+        purged += len(doomed)
+        if not dry_run and doomed:
+            store.delete_runs_permanently([r.id for r in doomed])
     temporaries = getattr(workspace.artifacts, "temporaries", None)
     if temporaries is not None:
         cutoff = time.time() - temp_age_s

@@ -53,9 +53,15 @@ class OnnxPredictor(Predictor):
         return result.ravel() if result.ndim == 2 and result.shape[1] == 1 else result
 
     def predict_proba(self, data: Any) -> Any:
+        import numpy as np
+
         if self.proba is None:
             return super().predict_proba(data)
-        return self.session.run([self.proba], feeds(self.session, data))[0]
+        result = self.session.run([self.proba], feeds(self.session, data))[0]
+        if isinstance(result, list):  # ZipMap output: one {class: probability} dict per row
+            keys = sorted(result[0]) if result else []
+            return np.array([[row[k] for k in keys] for row in result], dtype="float32")
+        return result
 
     @property
     def has_proba(self) -> bool:

@@ -12,12 +12,17 @@ from shipyard.models.flavors.base import Flavor, Predictor, module_root
 class _SklearnPredictor(Predictor):
     def __init__(self, model: Any) -> None:
         self.model = model
+        # Fitted on a plain array: give it arrays (a DataFrame would only add a feature-name warning).
+        self.wants_array = not hasattr(model, "feature_names_in_")
+
+    def _input(self, data: Any) -> Any:
+        return data.to_numpy() if self.wants_array and hasattr(data, "to_numpy") else data
 
     def predict(self, data: Any) -> Any:
-        return self.model.predict(data)
+        return self.model.predict(self._input(data))
 
     def predict_proba(self, data: Any) -> Any:
-        return self.model.predict_proba(data)
+        return self.model.predict_proba(self._input(data))
 
     @property
     def has_proba(self) -> bool:

@@ -347,9 +347,9 @@ class SqlRegistryMixin(RegistryStore):
     def set_alias(
         self, project: str, name: str, alias: str, version: int | None, actor: str | None = None, reason: str | None = None
     ) -> AliasEvent:
-        now = now_ms()
         with self._tx(write=True) as conn:
             model = self._model_row(conn, project, name, lock=True)
+            now = now_ms()  # after the lock: history order = commit order = time order
             current = conn.execute(
                 sa.select(model_aliases.c.version).where(model_aliases.c.model_id == model.id, model_aliases.c.alias == alias)
             ).scalar()
@@ -387,7 +387,7 @@ class SqlRegistryMixin(RegistryStore):
             query = sa.select(alias_events).where(alias_events.c.model_id == model.id)
             if alias is not None:
                 query = query.where(alias_events.c.alias == alias)
-            rows = conn.execute(query.order_by(alias_events.c.at, alias_events.c.id)).all()
+            rows = conn.execute(query.order_by(alias_events.c.id)).all()
         return [AliasEvent(name, r.alias, r.version, r.previous_version, r.actor, r.reason, r.at) for r in rows]
 
     def versions_referencing_runs(self, run_ids: Sequence[str]) -> set[str]:
