@@ -91,4 +91,6 @@ def to_numpy_2d(data: Any, dtype: str = "float32") -> Any:
     if hasattr(data, "to_numpy"):
         data = data.to_numpy()
     array = np.asarray(data, dtype=dtype)
+    if not array.flags.writeable:  # e.g. a view of a DataFrame; torch wants writable memory
+        array = array.copy()
     return array.reshape(-1, 1) if array.ndim == 1 else array
