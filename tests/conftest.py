@@ -119,3 +119,48 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture
 def sqlite_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'meta.db'}"
+
+
+class LiveServer:
+    """A real Shipyard server on a loopback socket, in a thread of the test process."""
+
+    def __init__(self, workspace: object) -> None:
+        import threading
+
+        import uvicorn
+
+        from shipyard.server import create_app
+
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(workspace), host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the test server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server over a session-wide embedded store (SQLite + local artifacts)."""
+    from shipyard.config import Settings
+    from shipyard.workspace import build_workspace
+
+    root = tmp_path_factory.mktemp("server")
+    settings = Settings(store_uri=f"sqlite:///{root / 'server.db'}", artifact_uri=(root / "artifacts").as_uri())
+    workspace = build_workspace(settings)
+    with LiveServer(workspace) as server:
+        yield server
+    workspace.close()

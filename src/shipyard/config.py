@@ -45,6 +45,8 @@ class Settings:
     flush_max_items: int = 20_000
     #: Seconds a SQLite writer waits for a lock before failing.
     sqlite_busy_timeout: float = 60.0
+    #: API token for a Shipyard server (``store_uri`` = ``http(s)://...``).
+    token: str | None = None
     #: PEM Ed25519 private key: when set, registration signs each version's manifest.
     model_signing_key: str | None = None
     #: PEM Ed25519 public key: when set, loading a registered version requires a valid signature.
@@ -57,9 +59,16 @@ class Settings:
         return "sqlite:///" + str(Path(self.home).expanduser().absolute() / "shipyard.db")
 
     @property
+    def remote(self) -> bool:
+        """Whether the metadata store is a Shipyard server."""
+        return self.resolved_store_uri.startswith(("http://", "https://"))
+
+    @property
     def resolved_artifact_uri(self) -> str:
         if self.artifact_uri:
             return self.artifact_uri
+        if self.remote:
+            return "shipyard-artifacts:/"  # proxied through the server
         return (Path(self.home).expanduser().absolute() / "artifacts").as_uri()
 
 
@@ -74,6 +83,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "flush_interval": float,
     "flush_max_items": int,
     "sqlite_busy_timeout": float,
+    "token": str,
     "model_signing_key": str,
     "model_verify_key": str,
 }
@@ -214,3 +224,11 @@ def reset() -> None:
 def environment_snapshot(names: tuple[str, ...]) -> dict[str, str]:
     """Values of the named environment variables that are set (for run environment records)."""
     return {n: os.environ[n] for n in names if n in os.environ}
+
+
+def export_environment(settings: Settings) -> None:
+    """Write the explicit settings to ``SHIPYARD_*`` variables, for child processes (server workers)."""
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        if value is not None and f.name in _explicit:
+            os.environ[ENV_PREFIX + f.name.upper()] = str(value)

@@ -18,10 +18,13 @@ BUILTINS: dict[str, dict[str, str]] = {
         "sqlite": "shipyard.storage._sql:SqlStore",
         "postgresql": "shipyard.storage._sql:SqlStore",
         "postgres": "shipyard.storage._sql:SqlStore",
+        "http": "shipyard.storage._rest:RestStore",
+        "https": "shipyard.storage._rest:RestStore",
     },
     "artifacts": {
         "file": "shipyard.artifacts._local:LocalArtifactStore",
         "s3": "shipyard.artifacts._s3:S3ArtifactStore",
+        "shipyard-artifacts": "shipyard.artifacts._rest:RestArtifactStore",
     },
 }
 

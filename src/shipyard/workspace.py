@@ -6,8 +6,9 @@ the executor here, each chosen by URI through :mod:`shipyard.plugins`.
 
 from __future__ import annotations
 
+import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from shipyard import plugins
@@ -18,12 +19,42 @@ if TYPE_CHECKING:
     from shipyard.artifacts.base import ArtifactStore
     from shipyard.storage.base import MetadataStore
 
+PROXY_SCHEME = "shipyard-artifacts"
+
 
 @dataclass(frozen=True)
 class Workspace:
     metadata: MetadataStore
     artifacts: ArtifactStore
     settings: Settings
+    _stores: dict[str, ArtifactStore] = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def remote(self) -> bool:
+        """Whether the metadata store is a Shipyard server (artifacts are then proxied by it)."""
+        return "remote" in self.metadata.capabilities
+
+    def artifacts_for(self, root_uri: str) -> ArtifactStore:
+        """An artifact store rooted at ``root_uri`` (a run's or a model version's location), cached.
+
+        ``shipyard-artifacts:/path`` means "under the server's artifact root": through the server
+        for a remote workspace, directly in the artifact root for the server itself.
+        """
+        with self._lock:
+            store = self._stores.get(root_uri)
+            if store is None:
+                if scheme_of(root_uri) == PROXY_SCHEME:
+                    if self.remote:
+                        cls = plugins.resolve("artifacts", root_uri)
+                        store = cls(root_uri, self.metadata.http)  # type: ignore[attr-defined]
+                    else:
+                        path = root_uri[len(PROXY_SCHEME) + 1 :].strip("/")
+                        store = open_artifacts(self.artifacts.uri_for(path) if path else self.artifacts.root_uri, self.settings)
+                else:
+                    store = open_artifacts(root_uri, self.settings)
+                self._stores[root_uri] = store
+            return store
 
     def close(self) -> None:
         self.metadata.close()
@@ -31,8 +62,11 @@ class Workspace:
 
 def open_metadata(uri: str, settings: Settings) -> MetadataStore:
     cls = plugins.resolve("storage", uri)
-    if scheme_of(uri) == "sqlite":
+    scheme = scheme_of(uri)
+    if scheme == "sqlite":
         return cls(uri, busy_timeout=settings.sqlite_busy_timeout)  # type: ignore[no-any-return]
+    if scheme in ("http", "https"):
+        return cls(uri, token=settings.token)  # type: ignore[no-any-return]
     return cls(uri)  # type: ignore[no-any-return]
 
 
@@ -46,27 +80,53 @@ def open_artifacts(uri: str, settings: Settings) -> ArtifactStore:
 def build_workspace(settings: Settings | None = None) -> Workspace:
     """Open the stores named by ``settings`` (default: the effective settings)."""
     settings = settings or get_settings()
-    return Workspace(
-        metadata=open_metadata(settings.resolved_store_uri, settings),
-        artifacts=open_artifacts(settings.resolved_artifact_uri, settings),
-        settings=settings,
-    )
+    metadata = open_metadata(settings.resolved_store_uri, settings)
+    artifact_uri = settings.resolved_artifact_uri
+    if scheme_of(artifact_uri) == PROXY_SCHEME:
+        if "remote" not in metadata.capabilities:
+            from shipyard.exceptions import ConfigError
+
+            raise ConfigError(
+                f"artifact_uri {artifact_uri!r} proxies through a Shipyard server, but the store is "
+                f"{settings.resolved_store_uri}. Use file:// or s3:// here, or point store_uri at the server."
+            )
+        artifacts = plugins.resolve("artifacts", artifact_uri)(artifact_uri, metadata.http)  # type: ignore[attr-defined]
+    else:
+        artifacts = open_artifacts(artifact_uri, settings)
+    return Workspace(metadata=metadata, artifacts=artifacts, settings=settings)
 
 
 _lock = threading.Lock()
 _current: Workspace | None = None
+_fork_hook = False
+
+
+def _store_settings(settings: Settings) -> tuple[object, ...]:
+    return (settings.resolved_store_uri, settings.resolved_artifact_uri, settings.s3_endpoint_url,
+            settings.sqlite_busy_timeout, settings.token)
 
 
 def current_workspace() -> Workspace:
     """The process-wide workspace for the effective settings, opened on first use."""
-    global _current
+    global _current, _fork_hook
     with _lock:
         settings = get_settings()
-        if _current is None or _current.settings != settings:
+        if _current is None or _store_settings(_current.settings) != _store_settings(settings):
             if _current is not None:
                 _current.close()
             _current = build_workspace(settings)
+            if not _fork_hook:
+                os.register_at_fork(after_in_child=_forget_after_fork)
+                _fork_hook = True
+        elif _current.settings != settings:
+            _current = Workspace(_current.metadata, _current.artifacts, settings, _current._stores)
         return _current
+
+
+def _forget_after_fork() -> None:
+    """A forked child must not share the parent's database connections."""
+    global _current
+    _current = None
 
 
 def reset_workspace() -> None:

@@ -68,8 +68,8 @@ def test_shipyard_uri_alias(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unknown_backend_scheme_lists_valid_ones() -> None:
     from shipyard import plugins
 
-    with pytest.raises(ConfigError, match="Valid schemes: postgres, postgresql, sqlite"):
+    with pytest.raises(ConfigError, match="Valid schemes: http, https, postgres, postgresql, sqlite"):
         plugins.resolve("storage", "mongodb://x")
-    with pytest.raises(ConfigError, match="file, s3"):
+    with pytest.raises(ConfigError, match="file, s3, shipyard-artifacts"):
         plugins.resolve("artifacts", "gs://bucket/x")
     assert plugins.resolve("storage", "shipyard.storage._sql:SqlStore").__name__ == "SqlStore"

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from shipyard.exceptions import InvalidParameter
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_SINGLE_SLASH = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):/")
 
 
 def scheme_of(uri: str) -> str:
@@ -17,8 +18,11 @@ def scheme_of(uri: str) -> str:
 
     A bare filesystem path has the scheme ``file``.
     """
-    if "://" not in uri or _WINDOWS_DRIVE.match(uri):
+    if _WINDOWS_DRIVE.match(uri):
         return "file"
+    if "://" not in uri:
+        single = _SINGLE_SLASH.match(uri)  # e.g. shipyard-artifacts:/path
+        return single.group(1).lower() if single else "file"
     return urlsplit(uri).scheme.split("+", 1)[0].lower()
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shipyard.entities._tracking import _EMPTY
+from shipyard.entities._tracking import _EMPTY, freeze_mappings
 
 
 class ModelVersionStatus(str, enum.Enum):
@@ -31,6 +31,9 @@ class RegisteredModel:
     latest_version: int | None
     tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     aliases: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self) -> None:
+        freeze_mappings(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,9 @@ class ModelVersion:
     tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     aliases: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        freeze_mappings(self)
+
     @property
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
@@ -73,6 +79,9 @@ class ModelInfo:
     manifest_sha256: str
     signature: Mapping[str, Any] | None
     files: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        freeze_mappings(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,9 @@ class LineageNode:
     kind: str  # dataset | run | model_version | experiment
     label: str
     attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self) -> None:
+        freeze_mappings(self)
 
 
 @dataclass(frozen=True, slots=True)

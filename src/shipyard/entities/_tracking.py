@@ -13,7 +13,18 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 def frozen_map(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
     """A read-only copy of ``data`` (entities never share mutable state with callers)."""
+    if isinstance(data, MappingProxyType):
+        return data
     return MappingProxyType(dict(data)) if data else _EMPTY
+
+
+def freeze_mappings(entity: Any) -> None:
+    """Make every mapping field of a frozen dataclass read-only, however it was built (a store, a
+    decoder, a user): called from ``__post_init__``."""
+    for name in entity.__dataclass_fields__:
+        value = getattr(entity, name)
+        if isinstance(value, dict):
+            object.__setattr__(entity, name, frozen_map(value))
 
 
 class RunStatus(str, enum.Enum):
@@ -52,6 +63,9 @@ class Experiment:
     created_at: int
     updated_at: int
     tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self) -> None:
+        freeze_mappings(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +114,9 @@ class Run:
     metrics: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
+    def __post_init__(self) -> None:
+        freeze_mappings(self)
+
     @property
     def duration_ms(self) -> int | None:
         """Wall time from start to end (``None`` while running)."""
@@ -129,6 +146,9 @@ class Dataset:
     profile: Mapping[str, Any]
     source: str | None
     created_at: int
+
+    def __post_init__(self) -> None:
+        freeze_mappings(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -18,20 +17,9 @@ if TYPE_CHECKING:
     from shipyard.artifacts.base import ArtifactStore
     from shipyard.workspace import Workspace
 
-_stores: dict[tuple[str, str | None], ArtifactStore] = {}
-_lock = threading.Lock()
-
-
 def store_for(workspace: Workspace, root_uri: str) -> ArtifactStore:
-    """An artifact store rooted at a run's artifact URI (cached per root)."""
-    from shipyard.workspace import open_artifacts
-
-    key = (root_uri, workspace.settings.s3_endpoint_url)
-    with _lock:
-        store = _stores.get(key)
-        if store is None:
-            store = _stores[key] = open_artifacts(root_uri, workspace.settings)
-        return store
+    """An artifact store rooted at a run's (or a model version's) artifact URI."""
+    return workspace.artifacts_for(root_uri)
 
 
 def upload_stream(

@@ -1,0 +1,56 @@
+"""``shipyard server``: the platform API for a team."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Annotated, Optional
+
+import typer
+
+from shipyard.cli._output import console, err_console
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):
+        return False
+
+
+def server(
+    store: Annotated[Optional[str], typer.Option("--store", help="Metadata store: sqlite:///… or postgresql+psycopg://… (default: embedded).")] = None,
+    artifacts: Annotated[Optional[str], typer.Option("--artifacts", help="Artifact root: file:///… or s3://bucket/prefix (default: embedded).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Allow a non-loopback bind without authentication.")] = False,
+) -> None:
+    """Serve the platform API (OpenAPI at /docs). Point the SDK at it with SHIPYARD_URI=http://HOST:PORT."""
+    import uvicorn
+
+    from shipyard.config import configure, export_environment, get_settings
+    from shipyard.storage._sql._engine import display
+
+    settings = configure(store_uri=store, artifact_uri=artifacts)
+    if settings.remote:
+        raise typer.BadParameter("--store must be a database (sqlite:/// or postgresql+psycopg://), not a server URL")
+    if not _is_loopback(host) and not insecure:
+        err_console.print(
+            f"[bold red]Refusing to bind {host}:[/] this server has no authentication yet, so anyone who can reach "
+            "it could read and change every record. Bind 127.0.0.1, or pass --insecure if the network is trusted."
+        )
+        raise typer.Exit(2)
+    from shipyard.workspace import build_workspace
+
+    build_workspace(settings).close()  # create / check the schema once, before workers start
+    console.print(
+        f"Shipyard server on http://{host}:{port} (docs at /docs) · store {display(settings.resolved_store_uri)} · "
+        f"artifacts {settings.resolved_artifact_uri}"
+    )
+    console.print(f"[yellow]Single-user mode: no authentication.[/] Clients: SHIPYARD_URI=http://{host}:{port}")
+    export_environment(get_settings())  # worker processes build the same settings
+    uvicorn.run(
+        "shipyard.server._app:app_from_settings", factory=True, host=host, port=port, workers=workers,
+        log_level="warning", access_log=False,
+    )

@@ -1,0 +1,167 @@
+"""The ASGI app: the store API (one route per store operation, generated from the interface), the
+artifact proxy, health and info. Store calls are synchronous and run in the thread pool."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field, create_model
+from starlette.concurrency import run_in_threadpool
+
+from shipyard._internal._hashing import CHUNK
+from shipyard._internal._wire import error_body
+from shipyard.exceptions import InvalidParameter, NotFound, ShipyardError
+from shipyard.storage import _rest_protocol as proto
+
+if TYPE_CHECKING:
+    from shipyard.workspace import Workspace
+
+
+class NanJSONResponse(JSONResponse):
+    """JSON that keeps NaN and ±Infinity (metric values can be non-finite)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=True, separators=(",", ":")).encode()
+
+
+def _body_model(op: str) -> type[BaseModel]:
+    sig, hints = proto.signature(op)
+    fields: dict[str, Any] = {}
+    for name, param in sig.parameters.items():
+        if name == "self":
+            continue
+        annotation = hints.get(name, Any)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        if hasattr(BaseModel, name):  # e.g. "schema": keep the wire name, rename the attribute
+            fields[f"{name}_"] = (annotation, Field(default, alias=name))
+        else:
+            fields[name] = (annotation, default)
+    model = create_model(f"{''.join(p.title() for p in op.split('_'))}Request", **fields)
+    model.model_config["populate_by_name"] = True
+    return model  # type: ignore[no-any-return]
+
+
+def _kwargs(body: BaseModel) -> dict[str, Any]:
+    out = {}
+    for name, info in type(body).model_fields.items():
+        out[info.alias or name] = getattr(body, name)
+    return out
+
+
+def _store_route(app: FastAPI, workspace: Workspace, op: str) -> None:
+    model = _body_model(op)
+    method = getattr(workspace.metadata, op)
+
+    def endpoint(body: Any) -> Response:
+        return NanJSONResponse(proto.encode(method(**_kwargs(body))))
+
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=model)]
+    )
+    doc = (getattr(type(workspace.metadata), op).__doc__ or "").strip()
+    app.post(f"{proto.STORE_PREFIX}/{op}", name=op, summary=op.replace("_", " "), description=doc,
+             tags=["store"], response_class=NanJSONResponse)(endpoint)
+
+
+def _artifact_routes(app: FastAPI, workspace: Workspace) -> None:
+    store = workspace.artifacts
+
+    @app.put(f"{proto.ARTIFACTS_PREFIX}/{{path:path}}", tags=["artifacts"], summary="upload an artifact (streamed)")
+    async def upload(path: str, request: Request) -> Response:
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+            async for chunk in request.stream():
+                spool.write(chunk)
+            spool.seek(0)
+            size, sha = await run_in_threadpool(store.write, path, spool)  # type: ignore[arg-type]
+        return NanJSONResponse({"path": path, "size": size, "sha256": sha})
+
+    @app.get(f"{proto.ARTIFACTS_PREFIX}/{{path:path}}", tags=["artifacts"], summary="download an artifact (streamed)")
+    def download(path: str) -> Response:
+        reader = store.open_reader(path)
+
+        def chunks() -> Any:
+            with reader:
+                while True:
+                    block = reader.read(CHUNK)
+                    if not block:
+                        break
+                    yield block
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+    @app.get(f"{proto.ARTIFACTS_PREFIX}-list", tags=["artifacts"], summary="list artifacts under a prefix")
+    def list_artifacts(prefix: str = "") -> Response:
+        return NanJSONResponse({"paths": store.list(prefix)})
+
+    @app.delete(f"{proto.ARTIFACTS_PREFIX}-list", tags=["artifacts"], summary="delete artifacts under a prefix")
+    def delete_artifacts(prefix: str) -> Response:
+        if not prefix.strip("/"):
+            raise InvalidParameter("Refusing to delete the whole artifact root: give a prefix.")
+        return NanJSONResponse({"deleted": store.delete(prefix)})
+
+
+def create_app(workspace: Workspace | None = None) -> FastAPI:
+    """The server app over ``workspace`` (default: the one the settings describe)."""
+    from shipyard._internal._version import VERSION as __version__
+    from shipyard.workspace import build_workspace
+
+    ws = workspace or build_workspace()
+    if ws.remote:
+        raise InvalidParameter("A Shipyard server needs a database store, not another server.")
+    app = FastAPI(
+        title="Shipyard",
+        version=__version__,
+        summary="The Shipyard platform API: experiments, runs, artifacts, models.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.workspace = ws
+
+    @app.exception_handler(ShipyardError)
+    async def shipyard_error(request: Request, exc: ShipyardError) -> Response:
+        return NanJSONResponse(error_body(exc), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return NanJSONResponse({"error_code": "INVALID_PARAMETER", "message": f"Invalid request: {problems}"}, status_code=422)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> Response:
+        try:
+            ws.metadata.list_projects()
+        except ShipyardError as exc:
+            return NanJSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        return NanJSONResponse({"status": "ready"})
+
+    @app.get(f"{proto.API_PREFIX}/info", tags=["store"])
+    def info() -> Response:
+        data = ws.metadata.info()
+        data["server_version"] = __version__
+        data["artifact_root"] = ws.artifacts.root_uri
+        return NanJSONResponse(data)
+
+    for op in proto.operations():
+        _store_route(app, ws, op)
+    _artifact_routes(app, ws)
+
+    @app.exception_handler(FileNotFoundError)
+    async def missing(request: Request, exc: FileNotFoundError) -> Response:
+        return NanJSONResponse(error_body(NotFound(str(exc))), status_code=404)
+
+    return app
+
+
+def app_from_settings() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each worker process builds its own workspace)."""
+    return create_app()

@@ -1,0 +1,89 @@
+"""``RestStore``: the metadata store of a Shipyard server, over HTTP (``http(s)://host:port``).
+
+Each store method is one ``POST /api/v1/store/<method>`` (see :mod:`._rest_protocol`). Errors come
+back as JSON with an ``error_code`` and are raised as the same Shipyard exception class.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+from shipyard import exceptions as errors
+from shipyard._internal._lazy import require
+from shipyard._internal._wire import raise_for
+from shipyard.storage import _rest_protocol as proto
+from shipyard.storage.base import MetadataStore
+
+
+class RestStore(MetadataStore):
+    """Client of a Shipyard server's store API. Thread-safe (one pooled HTTP client)."""
+
+    capabilities = frozenset({"remote"})
+
+    def __init__(self, uri: str, *, token: str | None = None, timeout: float = 60.0) -> None:
+        httpx = require("httpx", "client", "Talking to a Shipyard server")
+        self.base = uri.rstrip("/")
+        headers = {"content-type": "application/json", "user-agent": "shipyard-sdk"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(base_url=self.base, headers=headers, timeout=timeout)
+        self._lock = threading.Lock()
+
+    @property
+    def uri(self) -> str:
+        return self.base
+
+    @property
+    def http(self) -> Any:
+        return self._client
+
+    def close(self) -> None:
+        self._client.close()
+
+    def info(self) -> dict[str, Any]:
+        data: dict[str, Any] = self._request("GET", f"{proto.API_PREFIX}/info")
+        return data
+
+    def _request(self, method: str, path: str, body: bytes | None = None) -> Any:
+        httpx = require("httpx", "client", "Talking to a Shipyard server")
+        try:
+            response = self._client.request(method, path, content=body)
+        except httpx.TransportError as exc:
+            raise errors.BackendUnavailable(
+                f"Cannot reach the Shipyard server at {self.base}: {exc}. Is `shipyard server` running there?"
+            ) from exc
+        payload = proto.loads(response.content)
+        if response.status_code >= 400:
+            raise_for(response.status_code, payload, self.base)
+        return payload
+
+    def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        sig, hints = proto.signature(name)
+        bound = sig.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        payload = {k: v for k, v in bound.arguments.items() if k != "self"}
+        result = self._request("POST", f"{proto.STORE_PREFIX}/{name}", proto.dumps(payload))
+        return _adapter(name, hints.get("return")).validate_python(result)
+
+
+@functools.cache
+def _adapter(name: str, annotation: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(annotation if annotation is not None else Any)
+
+
+def _operation(name: str) -> Any:
+    def call(self: RestStore, *args: Any, **kwargs: Any) -> Any:
+        return self._call(name, args, kwargs)
+
+    call.__name__ = name
+    call.__doc__ = getattr(MetadataStore, name).__doc__
+    return call
+
+
+for _name in proto.operations():
+    setattr(RestStore, _name, _operation(_name))
+RestStore.__abstractmethods__ = frozenset()

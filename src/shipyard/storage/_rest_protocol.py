@@ -1,0 +1,57 @@
+"""The wire protocol shared by the REST store (client) and the server: which store methods are
+operations, and how values are encoded.
+
+Every abstract method of :class:`~shipyard.storage.base.MetadataStore` is one operation,
+``POST /api/v1/store/<method>`` with the keyword arguments as a JSON object, answered with the
+encoded return value. Deriving both sides from the interface keeps them from drifting apart
+(one implementation per behaviour): a new store method is served and called without new code.
+JSON here allows ``NaN`` and ``Infinity`` (metrics can be non-finite).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import json
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from shipyard.storage.base import MetadataStore
+
+API_PREFIX = "/api/v1"
+STORE_PREFIX = f"{API_PREFIX}/store"
+ARTIFACTS_PREFIX = f"{API_PREFIX}/artifacts"
+
+
+def operations() -> list[str]:
+    """Names of the store operations served over HTTP."""
+    return sorted(MetadataStore.__abstractmethods__ - {"uri", "info"})
+
+
+def signature(name: str) -> tuple[inspect.Signature, dict[str, Any]]:
+    """The method's signature and its resolved type hints."""
+    method = getattr(MetadataStore, name)
+    return inspect.signature(method), typing.get_type_hints(method)
+
+
+def encode(value: Any) -> Any:
+    """Entities and containers as JSON-ready Python values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [encode(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(encode(value), allow_nan=True, separators=(",", ":")).encode()
+
+
+def loads(data: bytes) -> Any:
+    return json.loads(data) if data else None

@@ -1,0 +1,116 @@
+"""`shipyard server` as a real process, and the unchanged SDK pointed at it by SHIPYARD_URI."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+SDK_FLOW = r'''
+import numpy as np, shipyard as sy
+from sklearn.linear_model import LogisticRegression
+sy.set_project("team")
+X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.9, 0.1]]); y = np.array([0, 1, 0, 1])
+with sy.start_run(experiment="remote", tags={"via": "server"}) as run:
+    run.log_params({"C": 1.0})
+    for step in range(50):
+        run.log_metric("loss", 1 / (step + 1), step=step)
+    run.log_text("hello over http", "notes/readme.txt")
+    info = run.log_model(LogisticRegression().fit(X, y), input_example=X[:2])
+mv = sy.register_model(info.uri, "remote-model")
+sy.set_alias("remote-model", "champion", mv.version)
+model = sy.load_model("models:/remote-model@champion")
+assert (model.predict(X) == LogisticRegression().fit(X, y).predict(X)).all()
+df = sy.search_runs(experiment="remote", filter="metrics.loss < 0.1 and tags.via = 'server'")
+assert list(df["run_id"]) == [run.id], df
+assert len(sy.get_metric_history(run.id, "loss")) == 50
+client = sy.TrackingClient(__import__("shipyard.workspace").workspace.current_workspace())
+assert client.read_artifact(run.id, "notes/readme.txt") == b"hello over http"
+print("OK", run.id, run.artifact_uri)
+'''
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    port = _port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipyard.cli", "server", "--store", f"sqlite:///{tmp_path / 'srv.db'}",
+         "--artifacts", (tmp_path / "srv-artifacts").as_uri(), "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read() if proc.stderr else "server died")
+        assert time.monotonic() - started < 30, "server did not become ready"
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
+
+
+@pytest.mark.slow
+def test_unchanged_sdk_code_runs_against_the_server(server: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env.update(SHIPYARD_URI=server, SHIPYARD_HOME=str(tmp_path / "client-home"))
+    out = subprocess.run([sys.executable, "-c", SDK_FLOW], env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert out.stdout.startswith("OK")
+    assert "shipyard-artifacts:/team/" in out.stdout
+    home = tmp_path / "client-home"
+    # Records and artifacts live on the server; the client only caches the verified model it loaded.
+    assert sorted(p.name for p in home.iterdir()) == ["cache"] and list((home / "cache" / "models").iterdir())
+    assert list((tmp_path / "srv-artifacts" / "team").rglob("MODEL.json"))  # the server holds the package
+
+
+def test_openapi_and_health(server: str) -> None:
+    schema = httpx.get(f"{server}/openapi.json").json()
+    assert schema["info"]["title"] == "Shipyard"
+    assert "/api/v1/store/search_runs" in schema["paths"] and "/api/v1/artifacts/{path}" in schema["paths"]
+    body = schema["paths"]["/api/v1/store/create_run"]["post"]["requestBody"]
+    assert body["required"]
+    assert httpx.get(f"{server}/docs").status_code == 200
+    assert httpx.get(f"{server}/healthz").json() == {"status": "ok"}
+    info = httpx.get(f"{server}/api/v1/info").json()
+    assert info["backend"] == "sqlite" and info["schema_revision"] == info["schema_expected"]
+
+
+def test_errors_are_json_with_a_code(server: str) -> None:
+    missing = httpx.post(f"{server}/api/v1/store/get_run", json={"run_id": "nope"})
+    assert missing.status_code == 404 and missing.json()["error_code"] == "NOT_FOUND"
+    bad = httpx.post(f"{server}/api/v1/store/search_runs", json={"project": "p", "filter": "metrics.a >>"})
+    assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_FILTER" and "position" in bad.json()
+    invalid = httpx.post(f"{server}/api/v1/store/get_run", json={})
+    assert invalid.status_code == 422 and invalid.json()["error_code"] == "INVALID_PARAMETER"
+
+
+def test_non_loopback_bind_refused_without_insecure(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "shipyard.cli", "server", "--store", f"sqlite:///{tmp_path / 'x.db'}", "--host", "0.0.0.0",
+         "--port", str(_port())], env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 2 and "Refusing to bind" in out.stderr
