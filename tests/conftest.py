@@ -124,7 +124,7 @@ def sqlite_uri(tmp_path: Path) -> str:
 class LiveServer:
     """A real Shipyard server on a loopback socket, in a thread of the test process."""
 
-    def __init__(self, workspace: object) -> None:
+    def __init__(self, workspace: object, auth: bool = False) -> None:
         import threading
 
         import uvicorn
@@ -133,7 +133,7 @@ class LiveServer:
 
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(workspace), host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
+        config = uvicorn.Config(create_app(workspace, auth=auth), host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

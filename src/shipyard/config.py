@@ -45,6 +45,8 @@ class Settings:
     flush_max_items: int = 20_000
     #: Seconds a SQLite writer waits for a lock before failing.
     sqlite_busy_timeout: float = 60.0
+    #: Whether ``shipyard server`` requires tokens (set by ``shipyard server --auth``).
+    server_auth: bool = False
     #: API token for a Shipyard server (``store_uri`` = ``http(s)://...``).
     token: str | None = None
     #: PEM Ed25519 private key: when set, registration signs each version's manifest.
@@ -84,6 +86,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "flush_max_items": int,
     "sqlite_busy_timeout": float,
     "token": str,
+    "server_auth": bool,
     "model_signing_key": str,
     "model_verify_key": str,
 }
@@ -98,6 +101,15 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     if value is None:
         return None
     try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("not a boolean")
         if kind is float:
             result = float(value)
             if result <= 0:
@@ -111,8 +123,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
-            f"Setting '{name}' from {source} has the invalid value {value!r}: expected a positive "
-            f"{kind.__name__}. Fix it in {source}."
+            f"Setting '{name}' from {source} has the invalid value {value!r}: expected "
+            f"{'true or false' if kind is bool else 'a positive ' + kind.__name__}. Fix it in {source}."
         ) from exc
 
 

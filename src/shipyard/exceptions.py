@@ -11,7 +11,9 @@
     ├── IntegrityError                 stored bytes do not match their recorded sha256
     ├── SchemaVersionError             the store's schema is older / newer than this code
     ├── BackendUnavailable             a database, bucket or service cannot be reached
-    └── ContractViolation              data that breaks a declared schema / contract
+    ├── ContractViolation              data that breaks a declared schema / contract
+    ├── AuthenticationError            no credentials, or an unknown / revoked / expired token (401)
+    └── PermissionDenied               the credentials do not allow this (403)
 
 Every class carries ``http_status`` so servers and the UI map errors without special cases.
 Message format: what happened, what was expected, how to fix it.
@@ -100,7 +102,23 @@ class ContractViolation(ShipyardError):
     error_code = "CONTRACT_VIOLATION"
 
 
+class AuthenticationError(ShipyardError):
+    """No credentials, or an unknown, revoked or expired token."""
+
+    http_status = 401
+    error_code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(ShipyardError):
+    """The caller is known but may not do this (role too low, or another project)."""
+
+    http_status = 403
+    error_code = "PERMISSION_DENIED"
+
+
 __all__ = [
+    "AuthenticationError",
+    "PermissionDenied",
     "AlreadyExists",
     "BackendUnavailable",
     "ConfigError",

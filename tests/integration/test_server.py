@@ -114,3 +114,42 @@ def test_non_loopback_bind_refused_without_insecure(tmp_path: Path) -> None:
          "--port", str(_port())], env=env, capture_output=True, text=True, timeout=60,
     )
     assert out.returncode == 2 and "Refusing to bind" in out.stderr
+
+
+def test_auth_server_bootstraps_an_admin_token_once(tmp_path: Path) -> None:
+    import re
+
+    port = _port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env["COLUMNS"] = "300"
+    args = [sys.executable, "-m", "shipyard.cli", "server", "--store", f"sqlite:///{tmp_path / 'a.db'}",
+            "--artifacts", (tmp_path / "art").as_uri(), "--port", str(port), "--auth"]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        assert httpx.post(f"{url}/api/v1/store/list_projects", json={}).status_code == 401
+    finally:
+        proc.terminate()
+        out, _err = proc.communicate(timeout=20)
+    token = re.search(r"sy_[0-9a-f]{16}_[A-Za-z0-9_\-]+", out)
+    assert token, out
+    from shipyard.storage._sql import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'a.db'}")
+    assert [u.name for u in store.list_users()] == ["admin"]
+    assert token.group(0) not in (tmp_path / "a.db").read_bytes().decode("latin-1")  # only a salted hash is stored
+    store.close()
+    from shipyard.access import authenticate
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'a.db'}")
+    assert authenticate(store, token.group(0)).is_admin
+    store.close()

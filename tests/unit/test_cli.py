@@ -125,3 +125,18 @@ def test_errors_are_one_clear_line(runs: list[str], capsys: pytest.CaptureFixtur
         assert err.startswith("Error:") and needle in err and "Traceback" not in err
     result = runner.invoke(app, ["runs", "show", "nope"])
     assert result.exit_code != 0 and "No run with id" in str(result.exception)
+
+
+def test_token_users_and_audit_commands() -> None:
+    out = invoke("token", "create", "--user", "ana", "--project", "flights", "--role", "editor", "--create-user",
+                 "--description", "ci")
+    assert "editor on project 'flights'" in out and "sy_" in out
+    tokens = json.loads(invoke("token", "list", "--json"))
+    assert tokens[0]["user"] == "ana" and tokens[0]["role"] == "editor" and "secret" not in json.dumps(tokens)
+    invoke("token", "revoke", tokens[0]["id"])
+    assert json.loads(invoke("token", "list", "--json"))[0]["revoked_at"] is not None
+    invoke("users", "create", "root", "--admin")
+    assert {u["name"] for u in json.loads(invoke("users", "list", "--json"))} == {"ana", "root"}
+    assert json.loads(invoke("audit", "list", "--json")) == []  # the audit log records server calls
+    bad = runner.invoke(app, ["token", "create", "--user", "ana", "--role", "viewer"])
+    assert bad.exit_code != 0 and "must be an admin token" in str(bad.exception)

@@ -10,7 +10,8 @@ BY_CODE: dict[str, type[errors.ShipyardError]] = {
     cls.error_code: cls
     for cls in (
         errors.ConfigError, errors.NotFound, errors.AlreadyExists, errors.InvalidParameter, errors.IntegrityError,
-        errors.SchemaVersionError, errors.BackendUnavailable, errors.ContractViolation, errors.ShipyardError,
+        errors.SchemaVersionError, errors.BackendUnavailable, errors.ContractViolation, errors.AuthenticationError,
+        errors.PermissionDenied, errors.ShipyardError,
     )
 }
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from shipyard.cli import _artifacts, _experiments, _models, _runs, _server, _store
+from shipyard.cli import _access, _artifacts, _experiments, _models, _runs, _server, _store
 from shipyard.cli._output import err_console
 
 app = typer.Typer(
@@ -26,6 +26,9 @@ app.add_typer(_models.app, name="models")
 app.add_typer(_store.app, name="store")
 app.add_typer(_store.config_app, name="config")
 app.command("server")(_server.server)
+app.add_typer(_access.token_app, name="token")
+app.add_typer(_access.users_app, name="users")
+app.add_typer(_access.audit_app, name="audit")
 
 
 @app.callback()

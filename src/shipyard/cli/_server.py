@@ -24,6 +24,7 @@ def server(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    auth: Annotated[bool, typer.Option("--auth/--no-auth", help="Require API tokens (default: off on loopback).")] = False,
     insecure: Annotated[bool, typer.Option("--insecure", help="Allow a non-loopback bind without authentication.")] = False,
 ) -> None:
     """Serve the platform API (OpenAPI at /docs). Point the SDK at it with SHIPYARD_URI=http://HOST:PORT."""
@@ -32,23 +33,33 @@ def server(
     from shipyard.config import configure, export_environment, get_settings
     from shipyard.storage._sql._engine import display
 
-    settings = configure(store_uri=store, artifact_uri=artifacts)
+    settings = configure(store_uri=store, artifact_uri=artifacts, server_auth=auth or None)
     if settings.remote:
         raise typer.BadParameter("--store must be a database (sqlite:/// or postgresql+psycopg://), not a server URL")
-    if not _is_loopback(host) and not insecure:
+    if not _is_loopback(host) and not auth and not insecure:
         err_console.print(
-            f"[bold red]Refusing to bind {host}:[/] this server has no authentication yet, so anyone who can reach "
-            "it could read and change every record. Bind 127.0.0.1, or pass --insecure if the network is trusted."
+            f"[bold red]Refusing to bind {host} without authentication:[/] anyone who can reach it could read and "
+            "change every record. Pass --auth (tokens required), bind 127.0.0.1, or pass --insecure if the network "
+            "is trusted."
         )
         raise typer.Exit(2)
+    from shipyard.access import bootstrap_admin
     from shipyard.workspace import build_workspace
 
-    build_workspace(settings).close()  # create / check the schema once, before workers start
+    workspace = build_workspace(settings)  # create / check the schema once, before workers start
+    if auth:
+        secret = bootstrap_admin(workspace.metadata)  # type: ignore[arg-type]
+        if secret:
+            console.print(f"[bold]Created the admin user. Its token (shown once, store it now):[/]\n  {secret}")
+    workspace.close()
     console.print(
         f"Shipyard server on http://{host}:{port} (docs at /docs) · store {display(settings.resolved_store_uri)} · "
         f"artifacts {settings.resolved_artifact_uri}"
     )
-    console.print(f"[yellow]Single-user mode: no authentication.[/] Clients: SHIPYARD_URI=http://{host}:{port}")
+    if auth:
+        console.print(f"Authentication on: clients set SHIPYARD_URI=http://{host}:{port} and SHIPYARD_TOKEN=sy_…")
+    else:
+        console.print(f"[yellow]Single-user mode: no authentication.[/] Clients: SHIPYARD_URI=http://{host}:{port}")
     export_environment(get_settings())  # worker processes build the same settings
     uvicorn.run(
         "shipyard.server._app:app_from_settings", factory=True, host=host, port=port, workers=workers,

@@ -5,6 +5,8 @@ Stores return these, never live ORM rows; a later write never changes an entity 
 
 from shipyard.entities._registry import (
     AliasEvent,
+    ApiToken,
+    AuditEvent,
     LineageEdge,
     LineageGraph,
     LineageNode,
@@ -12,6 +14,8 @@ from shipyard.entities._registry import (
     ModelVersion,
     ModelVersionStatus,
     RegisteredModel,
+    Role,
+    User,
 )
 from shipyard.entities._tracking import (
     ArtifactRecord,
@@ -30,6 +34,8 @@ from shipyard.entities._tracking import (
 
 __all__ = [
     "AliasEvent",
+    "ApiToken",
+    "AuditEvent",
     "ArtifactRecord",
     "LineageEdge",
     "LineageGraph",
@@ -38,6 +44,8 @@ __all__ = [
     "ModelVersion",
     "ModelVersionStatus",
     "RegisteredModel",
+    "Role",
+    "User",
     "Dataset",
     "Experiment",
     "LifecycleStage",

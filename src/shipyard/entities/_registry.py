@@ -130,3 +130,59 @@ class LineageGraph:
     def upstream(self, node_id: str) -> list[LineageNode]:
         """Nodes with an edge into ``node_id``."""
         return [self.node(e.source) for e in self.edges if e.target == node_id]
+
+
+# -- access --------------------------------------------------------------------------------------
+
+
+class Role(str, enum.Enum):
+    """Per-project roles, each including the ones before it."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return {"viewer": 1, "editor": 2, "admin": 3}[self.value]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    is_admin: bool
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A token record. The secret itself is never stored: only a salted sha256."""
+
+    id: str
+    user: str
+    project: str | None  # None: every project (admins)
+    role: Role
+    created_at: int
+    expires_at: int | None
+    revoked_at: int | None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    id: int
+    at: int
+    actor: str | None
+    action: str
+    project: str | None
+    target: str | None
+    status: int
+    remote_addr: str | None
+    detail: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self) -> None:
+        freeze_mappings(self)

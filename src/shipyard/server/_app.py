@@ -16,7 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from shipyard._internal._hashing import CHUNK
 from shipyard._internal._wire import error_body
-from shipyard.exceptions import InvalidParameter, NotFound, ShipyardError
+from shipyard.access import Principal, authenticate
+from shipyard.access._tokens import ANONYMOUS
+from shipyard.entities import Role
+from shipyard.exceptions import InvalidParameter, NotFound, PermissionDenied, ShipyardError
+from shipyard.server._authz import authorize, is_mutation, target
 from shipyard.storage import _rest_protocol as proto
 
 if TYPE_CHECKING:
@@ -54,19 +58,71 @@ def _kwargs(body: BaseModel) -> dict[str, Any]:
     return out
 
 
-def _store_route(app: FastAPI, workspace: Workspace, op: str) -> None:
-    model = _body_model(op)
-    method = getattr(workspace.metadata, op)
+def principal_of(request: Request) -> Principal:
+    """The caller: anonymous admin on an open server, else from the bearer token."""
+    if not request.app.state.auth:
+        return ANONYMOUS
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-shipyard-token")
+    return authenticate(request.app.state.workspace.metadata, token)
 
-    def endpoint(body: Any) -> Response:
-        return NanJSONResponse(proto.encode(method(**_kwargs(body))))
+
+def audit(request: Request, principal: Principal, action: str, project: str | None, target_: str | None, status: int) -> None:
+    store = request.app.state.workspace.metadata
+    client = request.client.host if request.client else None
+    store.append_audit(actor=principal.user, action=action, project=project, target=target_, status=status,
+                       remote_addr=client, detail={"token": principal.token_id} if principal.token_id else None)
+
+
+def _store_route(app: FastAPI, workspace: Workspace, op: str, admin: bool = False) -> None:
+    model = _body_model(op)
+    store = workspace.metadata
+    method = getattr(store, op)
+
+    def endpoint(request: Request, body: Any) -> Response:
+        principal = principal_of(request)
+        kwargs = _kwargs(body)
+        if admin:
+            if not principal.is_admin:
+                raise PermissionDenied(f"{op} is for admins.")
+            project = kwargs.get("project")
+        else:
+            project = authorize(store, principal, op, kwargs)
+        mutation = admin and not op.startswith(("get_", "list_", "search_")) or (not admin and is_mutation(op))
+        try:
+            result = method(**kwargs)
+        except ShipyardError as exc:
+            if mutation:
+                audit(request, principal, op, project, target(kwargs), exc.http_status)
+            raise
+        if mutation:
+            audit(request, principal, op, project, target(kwargs), 200)
+        if op == "list_projects" and principal.project is not None:
+            result = [p for p in result if p.name == principal.project]
+        return NanJSONResponse(proto.encode(result))
 
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=model)]
+        [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+         inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=model)]
     )
-    doc = (getattr(type(workspace.metadata), op).__doc__ or "").strip()
-    app.post(f"{proto.STORE_PREFIX}/{op}", name=op, summary=op.replace("_", " "), description=doc,
-             tags=["store"], response_class=NanJSONResponse)(endpoint)
+    owner = type(store)
+    doc = (getattr(owner, op).__doc__ or "").strip()
+    prefix = proto.ADMIN_PREFIX if admin else proto.STORE_PREFIX
+    app.post(f"{prefix}/{op}", name=op, summary=op.replace("_", " "), description=doc,
+             tags=["admin" if admin else "store"], response_class=NanJSONResponse)(endpoint)
+
+
+def _artifact_project(path: str) -> str:
+    return path.strip("/").split("/", 1)[0]
+
+
+def _check_artifact(request: Request, path: str, role: Role) -> tuple[Principal, str]:
+    principal = principal_of(request)
+    project = _artifact_project(path)
+    if not principal.can(project, Role.VIEWER) and not principal.is_admin:
+        raise NotFound(f"No artifact at {path}.")
+    principal.require(project, role)
+    return principal, project
 
 
 def _artifact_routes(app: FastAPI, workspace: Workspace) -> None:
@@ -74,15 +130,18 @@ def _artifact_routes(app: FastAPI, workspace: Workspace) -> None:
 
     @app.put(f"{proto.ARTIFACTS_PREFIX}/{{path:path}}", tags=["artifacts"], summary="upload an artifact (streamed)")
     async def upload(path: str, request: Request) -> Response:
+        principal, project = await run_in_threadpool(_check_artifact, request, path, Role.EDITOR)
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
             async for chunk in request.stream():
                 spool.write(chunk)
             spool.seek(0)
             size, sha = await run_in_threadpool(store.write, path, spool)  # type: ignore[arg-type]
+        await run_in_threadpool(audit, request, principal, "upload_artifact", project, path, 200)
         return NanJSONResponse({"path": path, "size": size, "sha256": sha})
 
     @app.get(f"{proto.ARTIFACTS_PREFIX}/{{path:path}}", tags=["artifacts"], summary="download an artifact (streamed)")
-    def download(path: str) -> Response:
+    def download(path: str, request: Request) -> Response:
+        _check_artifact(request, path, Role.VIEWER)
         reader = store.open_reader(path)
 
         def chunks() -> Any:
@@ -96,18 +155,23 @@ def _artifact_routes(app: FastAPI, workspace: Workspace) -> None:
         return StreamingResponse(chunks(), media_type="application/octet-stream")
 
     @app.get(f"{proto.ARTIFACTS_PREFIX}-list", tags=["artifacts"], summary="list artifacts under a prefix")
-    def list_artifacts(prefix: str = "") -> Response:
+    def list_artifacts(request: Request, prefix: str = "") -> Response:
+        _check_artifact(request, prefix, Role.VIEWER)
         return NanJSONResponse({"paths": store.list(prefix)})
 
     @app.delete(f"{proto.ARTIFACTS_PREFIX}-list", tags=["artifacts"], summary="delete artifacts under a prefix")
-    def delete_artifacts(prefix: str) -> Response:
+    def delete_artifacts(request: Request, prefix: str) -> Response:
         if not prefix.strip("/"):
             raise InvalidParameter("Refusing to delete the whole artifact root: give a prefix.")
-        return NanJSONResponse({"deleted": store.delete(prefix)})
+        principal, project = _check_artifact(request, prefix, Role.EDITOR)
+        deleted = store.delete(prefix)
+        audit(request, principal, "delete_artifacts", project, prefix, 200)
+        return NanJSONResponse({"deleted": deleted})
 
 
-def create_app(workspace: Workspace | None = None) -> FastAPI:
-    """The server app over ``workspace`` (default: the one the settings describe)."""
+def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAPI:
+    """The server app over ``workspace`` (default: the one the settings describe). With ``auth``,
+    every call needs a token (``Authorization: Bearer sy_…``) and is checked against its role."""
     from shipyard._internal._version import VERSION as __version__
     from shipyard.workspace import build_workspace
 
@@ -122,6 +186,7 @@ def create_app(workspace: Workspace | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.workspace = ws
+    app.state.auth = auth
 
     @app.exception_handler(ShipyardError)
     async def shipyard_error(request: Request, exc: ShipyardError) -> Response:
@@ -145,7 +210,8 @@ def create_app(workspace: Workspace | None = None) -> FastAPI:
         return NanJSONResponse({"status": "ready"})
 
     @app.get(f"{proto.API_PREFIX}/info", tags=["store"])
-    def info() -> Response:
+    def info(request: Request) -> Response:
+        principal_of(request)
         data = ws.metadata.info()
         data["server_version"] = __version__
         data["artifact_root"] = ws.artifacts.root_uri
@@ -153,6 +219,8 @@ def create_app(workspace: Workspace | None = None) -> FastAPI:
 
     for op in proto.operations():
         _store_route(app, ws, op)
+    for op in proto.admin_operations():
+        _store_route(app, ws, op, admin=True)
     _artifact_routes(app, ws)
 
     @app.exception_handler(FileNotFoundError)
@@ -164,4 +232,6 @@ def create_app(workspace: Workspace | None = None) -> FastAPI:
 
 def app_from_settings() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each worker process builds its own workspace)."""
-    return create_app()
+    from shipyard.config import get_settings
+
+    return create_app(auth=get_settings().server_auth)

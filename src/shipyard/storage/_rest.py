@@ -14,10 +14,10 @@ from shipyard import exceptions as errors
 from shipyard._internal._lazy import require
 from shipyard._internal._wire import raise_for
 from shipyard.storage import _rest_protocol as proto
-from shipyard.storage.base import MetadataStore
+from shipyard.storage.base import AccessStore, MetadataStore
 
 
-class RestStore(MetadataStore):
+class RestStore(MetadataStore, AccessStore):
     """Client of a Shipyard server's store API. Thread-safe (one pooled HTTP client)."""
 
     capabilities = frozenset({"remote"})
@@ -64,7 +64,8 @@ class RestStore(MetadataStore):
         bound = sig.bind(self, *args, **kwargs)
         bound.apply_defaults()
         payload = {k: v for k, v in bound.arguments.items() if k != "self"}
-        result = self._request("POST", f"{proto.STORE_PREFIX}/{name}", proto.dumps(payload))
+        prefix = proto.ADMIN_PREFIX if name in AccessStore.__abstractmethods__ else proto.STORE_PREFIX
+        result = self._request("POST", f"{prefix}/{name}", proto.dumps(payload))
         return _adapter(name, hints.get("return")).validate_python(result)
 
 
@@ -80,10 +81,11 @@ def _operation(name: str) -> Any:
         return self._call(name, args, kwargs)
 
     call.__name__ = name
-    call.__doc__ = getattr(MetadataStore, name).__doc__
+    owner = AccessStore if name in AccessStore.__abstractmethods__ else MetadataStore
+    call.__doc__ = getattr(owner, name).__doc__
     return call
 
 
-for _name in proto.operations():
+for _name in proto.operations() + proto.admin_operations():
     setattr(RestStore, _name, _operation(_name))
 RestStore.__abstractmethods__ = frozenset()

@@ -18,10 +18,11 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from shipyard.storage.base import MetadataStore
+from shipyard.storage.base import AccessStore, MetadataStore
 
 API_PREFIX = "/api/v1"
 STORE_PREFIX = f"{API_PREFIX}/store"
+ADMIN_PREFIX = f"{API_PREFIX}/admin"
 ARTIFACTS_PREFIX = f"{API_PREFIX}/artifacts"
 
 
@@ -30,9 +31,15 @@ def operations() -> list[str]:
     return sorted(MetadataStore.__abstractmethods__ - {"uri", "info"})
 
 
+def admin_operations() -> list[str]:
+    """Access-store operations, served to admins only under ``/api/v1/admin/<op>``."""
+    return sorted(AccessStore.__abstractmethods__)
+
+
 def signature(name: str) -> tuple[inspect.Signature, dict[str, Any]]:
     """The method's signature and its resolved type hints."""
-    method = getattr(MetadataStore, name)
+    owner = AccessStore if name in AccessStore.__abstractmethods__ else MetadataStore
+    method = getattr(owner, name)
     return inspect.signature(method), typing.get_type_hints(method)
 
 

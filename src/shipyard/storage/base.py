@@ -34,7 +34,9 @@ from typing import Any
 
 from shipyard.entities import (
     AliasEvent,
+    ApiToken,
     ArtifactRecord,
+    AuditEvent,
     Dataset,
     Experiment,
     LifecycleStage,
@@ -44,11 +46,13 @@ from shipyard.entities import (
     Param,
     Project,
     RegisteredModel,
+    Role,
     Run,
     RunInput,
     RunPage,
     RunStatus,
     RunTag,
+    User,
 )
 
 
@@ -397,3 +401,54 @@ class MetadataStore(ExperimentStore, RunStore, LineageStore, RegistryStore):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. The default does nothing."""
+
+
+class AccessStore(abc.ABC):
+    """Users, API tokens (salted hashes only) and the audit log. Deliberately *not* part of
+    :class:`MetadataStore`: it is never served by the generic store API, only by the server's
+    admin routes."""
+
+    @abc.abstractmethod
+    def create_user(self, name: str, is_admin: bool = False) -> User:
+        """Raises: AlreadyExists: the name is taken."""
+
+    @abc.abstractmethod
+    def get_user(self, name: str) -> User:
+        """Raises: NotFound: no such user."""
+
+    @abc.abstractmethod
+    def list_users(self) -> list[User]:
+        """All users, by name."""
+
+    @abc.abstractmethod
+    def create_token(
+        self, *, token_id: str, user: str, salt: str, secret_hash: str, project: str | None, role: Role,
+        expires_at: int | None = None, description: str | None = None,
+    ) -> ApiToken:
+        """Store a token's salted hash. Raises: NotFound: no such user."""
+
+    @abc.abstractmethod
+    def get_token(self, token_id: str) -> tuple[ApiToken, str, str]:
+        """``(token, salt, secret hash)``. Raises: NotFound: no such token."""
+
+    @abc.abstractmethod
+    def list_tokens(self, user: str | None = None) -> list[ApiToken]:
+        """Tokens (of one user), newest first."""
+
+    @abc.abstractmethod
+    def revoke_token(self, token_id: str) -> ApiToken:
+        """Raises: NotFound: no such token."""
+
+    @abc.abstractmethod
+    def append_audit(
+        self, *, actor: str | None, action: str, project: str | None, target: str | None, status: int,
+        remote_addr: str | None, detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record one event of the audit log."""
+
+    @abc.abstractmethod
+    def search_audit(
+        self, *, actor: str | None = None, action: str | None = None, project: str | None = None,
+        since: int | None = None, limit: int = 100,
+    ) -> list[AuditEvent]:
+        """Audit events, newest first."""

@@ -16,7 +16,7 @@ from shipyard.exceptions import BackendUnavailable, ConfigError, SchemaVersionEr
 from shipyard.storage._sql._schema import SCHEMA_HEAD
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-_KNOWN = ("0001", "0002", "0003")
+_KNOWN = ("0001", "0002", "0003", "0004")
 
 
 def normalize_uri(uri: str) -> str:

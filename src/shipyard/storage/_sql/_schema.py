@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 #: Alembic revision this code expects. A test checks it equals the migrations' head.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 metadata = sa.MetaData()
 
@@ -218,4 +218,45 @@ alias_events = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("at", sa.BigInteger, nullable=False),
     sa.Index("ix_alias_events_model_alias_at", "model_id", "alias", "at"),
+)
+
+# -- revision 0004: access -------------------------------------------------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(256), nullable=False, unique=True),
+    sa.Column("is_admin", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("project", sa.String(256), nullable=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=True),
+    sa.Column("revoked_at", sa.BigInteger, nullable=True),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(256), nullable=True),
+    sa.Column("action", sa.String(128), nullable=False),
+    sa.Column("project", sa.String(256), nullable=True),
+    sa.Column("target", sa.String(1000), nullable=True),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("remote_addr", sa.String(64), nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Index("ix_audit_events_at", "at"),
 )

@@ -31,6 +31,7 @@ from shipyard.entities._tracking import frozen_map
 from shipyard.exceptions import AlreadyExists, InvalidParameter, NotFound
 from shipyard.storage._filter import parse_filter, parse_order_by
 from shipyard.storage._sql import _engine
+from shipyard.storage._sql._access import SqlAccessMixin
 from shipyard.storage._sql._registry import SqlRegistryMixin
 from shipyard.storage._sql._schema import (
     SCHEMA_HEAD,
@@ -53,7 +54,7 @@ _CHUNK = 500
 _TAGS = tags  # method arguments named `tags` shadow the table
 
 
-class SqlStore(SqlRegistryMixin, MetadataStore):
+class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
     """Metadata store over SQLAlchemy 2: ``sqlite:///path.db`` or ``postgresql+psycopg://...``.
 
     Opening an empty database creates the schema; opening an older one raises

@@ -1,0 +1,145 @@
+"""Tokens, roles and tenant isolation on a live authenticated server, family by family."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shipyard.access import issue_token
+from shipyard.artifacts._rest import RestArtifactStore
+from shipyard.config import Settings
+from shipyard.entities import Metric, ModelVersionStatus, Role
+from shipyard.exceptions import AuthenticationError, NotFound, PermissionDenied
+from shipyard.storage._rest import RestStore
+from shipyard.workspace import build_workspace
+
+from ..conftest import LiveServer
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root: Path = tmp_path_factory.mktemp("auth")
+    ws = build_workspace(Settings(store_uri=f"sqlite:///{root / 'auth.db'}", artifact_uri=(root / "art").as_uri()))
+    store = ws.metadata
+    for name in ("root", "ana", "bo", "cy"):
+        store.create_user(name, is_admin=name == "root")  # type: ignore[attr-defined]
+    tokens = {
+        "admin": issue_token(store, "root", None, Role.ADMIN)[1],  # type: ignore[arg-type]
+        "editor_a": issue_token(store, "ana", "A", Role.EDITOR)[1],  # type: ignore[arg-type]
+        "viewer_a": issue_token(store, "bo", "A", Role.VIEWER)[1],  # type: ignore[arg-type]
+        "editor_b": issue_token(store, "cy", "B", Role.EDITOR)[1],  # type: ignore[arg-type]
+    }
+    with LiveServer(ws, auth=True) as server:
+        clients = {who: RestStore(server.url, token=tok) for who, tok in tokens.items()}
+        yield {"server": server, "tokens": tokens, "clients": clients, "store": store}
+        for c in clients.values():
+            c.close()
+    ws.close()
+
+
+def _run(client: RestStore, project: str) -> str:
+    exp = client.create_experiment(project, f"e-{uuid.uuid4().hex[:6]}")
+    run_id = uuid.uuid4().hex
+    client.create_run(project, exp.id, run_id=run_id, name="r", start_time=1, artifact_uri=f"shipyard-artifacts:/{project}/x")
+    return run_id
+
+
+def test_no_bad_revoked_or_expired_token_is_401(setup: dict[str, Any]) -> None:
+    url = setup["server"].url
+    assert httpx.post(f"{url}/api/v1/store/list_projects", json={}).status_code == 401
+    for bad in ("nonsense", "sy_deadbeef_secret", setup["tokens"]["editor_a"][:-2] + "xx"):
+        with pytest.raises(AuthenticationError):
+            RestStore(url, token=bad).list_projects()
+    store = setup["store"]
+    record, secret = issue_token(store, "ana", "A", Role.EDITOR)
+    RestStore(url, token=secret).list_experiments("A")
+    store.revoke_token(record.id)
+    with pytest.raises(AuthenticationError, match="revoked"):
+        RestStore(url, token=secret).list_experiments("A")
+    record, secret = issue_token(store, "ana", "A", Role.EDITOR, expires_in_days=1e-9)
+    time.sleep(0.01)
+    with pytest.raises(AuthenticationError, match="expired"):
+        RestStore(url, token=secret).list_experiments("A")
+    assert httpx.get(f"{url}/healthz").status_code == 200  # health stays open
+
+
+def test_roles_within_a_project(setup: dict[str, Any]) -> None:
+    c = setup["clients"]
+    run_id = _run(c["editor_a"], "A")
+    c["editor_a"].log_batch(run_id, metrics=[Metric("m", 1.0, 0, 1)])
+    assert c["viewer_a"].get_run(run_id).metrics["m"] == 1.0
+    assert [r.id for r in c["viewer_a"].search_runs("A").runs].count(run_id) == 1
+    assert len(c["viewer_a"].get_metric_history(run_id, "m")) == 1
+    with pytest.raises(PermissionDenied, match="needs editor"):
+        c["viewer_a"].log_batch(run_id, metrics=[Metric("m", 2.0, 1, 1)])
+    with pytest.raises(PermissionDenied):
+        c["viewer_a"].create_experiment("A", "nope")
+    with pytest.raises(PermissionDenied, match="for admins"):
+        c["editor_a"].delete_runs_permanently([run_id])
+
+
+def test_tenant_isolation_for_every_family(setup: dict[str, Any]) -> None:
+    c = setup["clients"]
+    run_a = _run(c["editor_a"], "A")
+    exp_a = c["editor_a"].get_run(run_a).experiment_id
+    intruder = c["editor_b"]
+    # experiments and runs: project-named calls are refused, id-based calls see nothing
+    for call in (lambda: intruder.list_experiments("A"), lambda: intruder.create_experiment("A", "x"),
+                 lambda: intruder.get_experiment("A", id=exp_a), lambda: intruder.search_runs("A"),
+                 lambda: intruder.create_run("A", exp_a, run_id=uuid.uuid4().hex, name="x", start_time=1, artifact_uri="x")):
+        with pytest.raises(PermissionDenied):
+            call()
+    for call in (lambda: intruder.get_run(run_a), lambda: intruder.log_batch(run_a, metrics=[Metric("x", 1.0, 0, 1)]),
+                 lambda: intruder.get_metric_history(run_a, "m"), lambda: intruder.update_run(run_a, name="pwned"),
+                 lambda: intruder.list_artifacts(run_a), lambda: intruder.record_artifact(run_a, "x", 1, "a" * 64),
+                 lambda: intruder.list_run_datasets(run_a)):
+        with pytest.raises(NotFound, match="No run"):
+            call()
+    # lineage and registry
+    with pytest.raises(PermissionDenied):
+        intruder.log_dataset("A", name="d", digest="d" * 64, num_rows=1, schema={}, profile={})
+    c["editor_a"].create_model_version("A", "m", source="s", storage_uri="u", run_id=run_a, flavor="sklearn",
+                                       manifest={}, manifest_sha256="a" * 64, signature={},
+                                       status=ModelVersionStatus.READY)
+    for call in (lambda: intruder.get_registered_model("A", "m"), lambda: intruder.search_model_versions("A"),
+                 lambda: intruder.set_alias("A", "m", "champion", 1), lambda: intruder.alias_history("A", "m")):
+        with pytest.raises(PermissionDenied):
+            call()
+    # listing projects shows only one's own
+    assert {p.name for p in intruder.list_projects()} <= {"B"}
+    assert "A" in {p.name for p in c["admin"].list_projects()}
+    # artifacts
+    a_store = RestArtifactStore("shipyard-artifacts:/A/files", c["editor_a"].http)
+    a_store.write("secret.txt", b"project A only")
+    b_view = RestArtifactStore("shipyard-artifacts:/A/files", intruder.http)
+    for call in (lambda: b_view.open_reader("secret.txt"), lambda: b_view.list(), lambda: b_view.write("x.txt", b"x")):
+        with pytest.raises(NotFound):
+            call()
+    assert RestArtifactStore("shipyard-artifacts:/A/files", c["viewer_a"].http).open_reader("secret.txt").read() == b"project A only"
+    with pytest.raises(PermissionDenied):
+        RestArtifactStore("shipyard-artifacts:/A/files", c["viewer_a"].http).write("y.txt", b"y")
+
+
+def test_admin_routes_and_audit(setup: dict[str, Any]) -> None:
+    c = setup["clients"]
+    with pytest.raises(PermissionDenied):
+        c["editor_a"].list_users()
+    with pytest.raises(PermissionDenied):
+        c["editor_a"].search_audit()
+    record, secret = issue_token(c["admin"], "ana", "A", Role.VIEWER, description="through the API")
+    assert RestStore(setup["server"].url, token=secret).list_experiments("A") is not None
+    assert record.id in {t.id for t in c["admin"].list_tokens("ana")}
+    run_id = _run(c["editor_a"], "A")
+    with pytest.raises(PermissionDenied):
+        c["viewer_a"].update_run(run_id, name="x")
+    events = c["admin"].search_audit(actor="ana", action="create_run")
+    assert events and events[0].project == "A" and events[0].status == 200 and events[0].remote_addr == "127.0.0.1"
+    assert f"run_id={run_id}" in (events[0].target or "")
+    assert c["admin"].search_audit(action="create_token")[0].actor == "root"
+    assert not any(e.action == "get_run" for e in c["admin"].search_audit(limit=1000))  # reads are not audited
