@@ -41,7 +41,7 @@ PUBLIC_API = [
     "PythonModel", "Registry", "delete_alias", "lineage", "load_model", "models", "register_model", "registry",
     "set_alias",
     "ActiveRun", "Experiment", "Run", "RunStatus", "ShipyardError", "TrackingClient", "__version__",
-    "active_run", "compare_runs", "create_experiment", "download_artifacts", "end_run", "flush",
+    "active_run", "compare_runs", "connect", "create_experiment", "download_artifacts", "end_run", "flush",
     "get_metric_history", "get_run", "init", "list_experiments", "log_artifact", "log_dataset",
     "log_metric", "log_metrics", "log_param", "log_params", "search_runs", "set_project", "set_tag",
     "set_tags", "start_run",

@@ -20,6 +20,7 @@ from shipyard._internal._version import VERSION as __version__
 _EXPORTS: dict[str, str] = {
     # tracking, module-level API
     "init": "shipyard.tracking._fluent",
+    "connect": "shipyard.tracking._fluent",
     "set_project": "shipyard.tracking._fluent",
     "start_run": "shipyard.tracking._fluent",
     "active_run": "shipyard.tracking._fluent",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
     from shipyard.tracking._fluent import (
         active_run,
         compare_runs,
+        connect,
         create_experiment,
         download_artifacts,
         end_run,

@@ -14,7 +14,9 @@ import httpx
 import pytest
 
 SDK_FLOW = r'''
-import numpy as np, shipyard as sy
+import os, numpy as np, shipyard as sy
+if os.environ.get("VIA_CONNECT"):
+    sy.connect(os.environ.pop("VIA_CONNECT"))
 from sklearn.linear_model import LogisticRegression
 sy.set_project("team")
 X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.9, 0.1]]); y = np.array([0, 1, 0, 1])
@@ -73,9 +75,11 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_unchanged_sdk_code_runs_against_the_server(server: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["SHIPYARD_URI", "sy.connect"])
+def test_unchanged_sdk_code_runs_against_the_server(server: str, tmp_path: Path, how: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
-    env.update(SHIPYARD_URI=server, SHIPYARD_HOME=str(tmp_path / "client-home"))
+    env.update(SHIPYARD_HOME=str(tmp_path / "client-home"))
+    env.update({"SHIPYARD_URI": server} if how == "SHIPYARD_URI" else {"VIA_CONNECT": server})
     out = subprocess.run([sys.executable, "-c", SDK_FLOW], env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-4000:]
     assert out.stdout.startswith("OK")

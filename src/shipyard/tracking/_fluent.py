@@ -76,6 +76,12 @@ def init(
     return result
 
 
+def connect(uri: str, token: str | None = None, project: str | None = None) -> config.Settings:
+    """Send every following call to the Shipyard server at ``uri`` (same as ``SHIPYARD_URI`` and
+    ``SHIPYARD_TOKEN``); artifacts then go through the server too."""
+    return init(store_uri=uri, token=token, project=project)
+
+
 def start_run(
     experiment: str | None = None,
     run_name: str | None = None,
