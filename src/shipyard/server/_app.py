@@ -222,6 +222,9 @@ def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAP
     for op in proto.admin_operations():
         _store_route(app, ws, op, admin=True)
     _artifact_routes(app, ws)
+    from shipyard.server._mlflow import install
+
+    install(app)
 
     @app.exception_handler(FileNotFoundError)
     async def missing(request: Request, exc: FileNotFoundError) -> Response:

@@ -45,7 +45,7 @@ ATTRIBUTES: dict[str, str] = {
     "git_commit": "str",
     "artifact_uri": "str",
 }
-_ATTRIBUTE_ALIASES = {"id": "run_id", "name": "run_name", "run_uuid": "run_id", "created": "start_time"}
+_ATTRIBUTE_ALIASES = {"id": "run_id", "name": "run_name", "run_uuid": "run_id", "created": "start_time", "user_id": "user"}
 
 _ENTITY = {
     "params": "params",
