@@ -86,6 +86,9 @@ def test_mlflow_error_shape(live_server: LiveServer) -> None:
     assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     bad = httpx.post(f"{live_server.url}/api/2.0/mlflow/runs/search", json={"filter": "metrics.a >> 1"})
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    unknown = httpx.post(f"{live_server.url}/api/2.0/mlflow/logged-models", json={})
+    assert unknown.status_code == 404 and unknown.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+    assert "does not serve" in unknown.json()["message"]
 
 
 @pytest.mark.slow

@@ -385,6 +385,12 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     ws = app.state.workspace
 
+    @app.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "PATCH", "DELETE", "PUT"], include_in_schema=False)
+    def not_served(rest: str) -> Response:
+        return _json({"error_code": "ENDPOINT_NOT_FOUND", "message": (
+            f"Shipyard does not serve the MLflow endpoint /{rest} yet (the model registry and MLflow 3 logged-model "
+            "endpoints are planned). Log models with Shipyard's run.log_model and sy.register_model meanwhile.")}, 404)
+
     @app.put(ARTIFACTS + "/{path:path}", tags=["mlflow"], summary="MLflow artifact upload")
     async def upload(path: str, request: Request) -> Response:
         import tempfile
