@@ -40,6 +40,7 @@ class TrackingClient:
         self.project = v.name(project or workspace.settings.project, "Project")
         self._active: dict[str, ActiveRun] = {}
         self._lock = threading.Lock()
+        self._experiment_refs: dict[str, str] = {}  # name or id → id, for searches
 
     @property
     def store(self) -> Any:
@@ -72,10 +73,12 @@ class TrackingClient:
 
     def rename_experiment(self, ref: str, new_name: str) -> Experiment:
         exp = self.get_experiment(ref)
+        self._experiment_refs.clear()
         return self.store.update_experiment(self.project, exp.id, name=v.name(new_name, "Experiment"))  # type: ignore[no-any-return]
 
     def delete_experiment(self, ref: str) -> Experiment:
         exp = self.get_experiment(ref)
+        self._experiment_refs.clear()
         return self.store.update_experiment(self.project, exp.id, lifecycle=LifecycleStage.DELETED)  # type: ignore[no-any-return]
 
     def restore_experiment(self, ref: str) -> Experiment:
@@ -201,11 +204,17 @@ class TrackingClient:
         refs = [experiment] if isinstance(experiment, str) else list(experiment)
         ids = []
         for ref in refs:
+            known = self._experiment_refs.get(ref)
+            if known is not None:
+                ids.append(known)
+                continue
             try:
                 ids.append(self.get_experiment(ref).id)
             except NotFound:
                 if len(refs) == 1:
                     raise
+                continue
+            self._experiment_refs[ref] = ids[-1]
         return ids
 
     def search_runs(self, *args: Any, **kwargs: Any) -> pd.DataFrame:

@@ -46,6 +46,7 @@ class ActiveRun:
         self._ended = False
         self._callbacks: list[Callable[[ActiveRun], None]] = []
         self._models: set[str] = set()
+        self._keys: set[str] = set()  # metric keys already validated (the per-call hot path)
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.name!r} id={self.id} experiment={self.experiment_id}>"
@@ -86,14 +87,24 @@ class ActiveRun:
         ts = now_ms() if timestamp is None else int(timestamp)
         batch = []
         for key, value in metrics.items():
-            k = v.key(key, "Metric")
-            number = v.metric_value(k, value)
-            s = self._steps.get(k, 0) if step is None else v.step(k, step)
+            k = self._metric_key(key)
+            number = value if type(value) is float else v.metric_value(k, value)
+            if step is None:
+                s = self._steps.get(k, 0)
+            else:
+                s = step if type(step) is int and -(2**63) <= step < 2**63 else v.step(k, step)
             batch.append(Metric(k, number, s, ts))
         self._check_open()
         for m in batch:
             self._steps[m.key] = m.step + 1
         self._writer.add(self._store, self.id, metrics=batch)
+
+    def _metric_key(self, key: Any) -> str:
+        if key in self._keys:
+            return key  # type: ignore[no-any-return]
+        k = v.key(key, "Metric")
+        self._keys.add(k)
+        return k
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (last write wins). Strings; numbers and bools are converted with ``str()``."""
@@ -118,12 +129,14 @@ class ActiveRun:
         ms = []
         for item in metrics:
             if isinstance(item, Metric):
-                k = v.key(item.key, "Metric")
-                ms.append(Metric(k, v.metric_value(k, item.value), v.step(k, item.step), item.timestamp))
+                key, value, step, stamp = item.key, item.value, item.step, item.timestamp
             else:
                 key, value, step = item
-                k = v.key(key, "Metric")
-                ms.append(Metric(k, v.metric_value(k, value), v.step(k, step), ts))
+                stamp = ts
+            k = self._metric_key(key)
+            number = value if type(value) is float else v.metric_value(k, value)
+            s = step if type(step) is int and -(2**63) <= step < 2**63 else v.step(k, step)
+            ms.append(Metric(k, number, s, stamp))
         ps = []
         for key, value in (params or {}).items():
             k = v.key(key, "Param")

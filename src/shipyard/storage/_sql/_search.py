@@ -13,13 +13,17 @@ from shipyard.storage._sql._schema import latest_metrics, params, runs, tags
 _NUMERIC_RE = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 
 
-def effective_status(now_ms: int) -> sa.ColumnElement[Any]:
-    """``status``, except that a RUNNING run whose heartbeat is stale reads as KILLED."""
+#: The current time (epoch ms) is a bound parameter, so that built statements can be cached.
+NOW = sa.bindparam("now", type_=sa.BigInteger)
+
+
+def effective_status() -> sa.ColumnElement[Any]:
+    """``status``, except that a RUNNING run whose heartbeat is stale (at ``:now``) reads as KILLED."""
     stale = sa.and_(
         runs.c.status == "RUNNING",
         runs.c.heartbeat_at.is_not(None),
         runs.c.heartbeat_timeout_ms.is_not(None),
-        runs.c.heartbeat_at + runs.c.heartbeat_timeout_ms < now_ms,
+        runs.c.heartbeat_at + runs.c.heartbeat_timeout_ms < NOW,
     )
     return sa.case((stale, sa.literal("KILLED")), else_=runs.c.status)
 
@@ -27,16 +31,15 @@ def effective_status(now_ms: int) -> sa.ColumnElement[Any]:
 class Compiler:
     """Turns AST nodes into SQLAlchemy boolean expressions over the ``runs`` table."""
 
-    def __init__(self, dialect: str, now_ms: int) -> None:
+    def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self.now_ms = now_ms
 
     # -- attributes ------------------------------------------------------------------------
     def attribute(self, key: str) -> sa.ColumnElement[Any]:
         columns: dict[str, sa.ColumnElement[Any]] = {
             "run_id": runs.c.id,
             "run_name": runs.c.name,
-            "status": effective_status(self.now_ms),
+            "status": effective_status(),
             "user": runs.c.user,
             "host": runs.c.host,
             "start_time": runs.c.start_time,

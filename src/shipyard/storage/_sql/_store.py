@@ -69,6 +69,7 @@ class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
         self._engine = _engine.create_engine(self._uri, busy_timeout)
         self.dialect = self._engine.dialect.name
         self._project_ids: dict[str, int] = {}
+        self._search_cache: dict[tuple[Any, ...], sa.Select[Any]] = {}
         if check_schema:
             _engine.ensure_schema(self._engine, self._display)
 
@@ -279,10 +280,8 @@ class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
                 parent = conn.execute(sa.select(runs.c.project_id).where(runs.c.id == parent_run_id)).first()
                 if parent is None or parent.project_id != exp.project_id:
                     raise NotFound(f"No parent run {parent_run_id!r} in project {project!r}.")
-            if conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first() is not None:
-                raise AlreadyExists(f"A run with id {run_id!r} already exists; let Shipyard generate run ids.")
-            conn.execute(
-                runs.insert().values(
+            inserted = conn.execute(
+                self._insert(runs).on_conflict_do_nothing().values(
                     id=run_id,
                     project_id=exp.project_id,
                     experiment_id=exp.id,
@@ -300,11 +299,19 @@ class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
                     git_dirty=git_dirty,
                     source=source,
                     environment=json.dumps(dict(environment or {}), default=str),
-                )
-            )
+                ).returning(runs.c.id)
+            ).first()
+            if inserted is None:
+                raise AlreadyExists(f"A run with id {run_id!r} already exists; let Shipyard generate run ids.")
             if tags:
                 conn.execute(_TAGS.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
-        return self.get_run(run_id)
+        return Run(
+            id=run_id, experiment_id=str(exp.id), project=project, name=name, status=RunStatus.RUNNING,
+            start_time=start_time, end_time=None, heartbeat_at=start_time, user=user, host=host,
+            parent_run_id=parent_run_id, lifecycle=LifecycleStage.ACTIVE, artifact_uri=artifact_uri,
+            git_commit=git_commit, git_dirty=git_dirty, source=source,
+            environment=json.loads(json.dumps(dict(environment or {}), default=str)), tags=dict(tags or {}),
+        )
 
     def update_run(
         self,
@@ -344,13 +351,13 @@ class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
 
     def get_run(self, run_id: str) -> Run:
         with self._tx() as conn:
-            found = self._load_runs(conn, sa.select(*_run_columns(now_ms())).where(runs.c.id == run_id))
+            found = self._load_runs(conn, _RUN_SELECT.where(runs.c.id == sa.bindparam("rid")), {"rid": run_id, "now": now_ms()})
         if not found:
             raise NotFound(_no_run(run_id))
         return found[0]
 
-    def _load_runs(self, conn: sa.Connection, query: sa.Select[Any]) -> list[Run]:
-        rows = conn.execute(query.join(projects, projects.c.id == runs.c.project_id)).all()
+    def _load_runs(self, conn: sa.Connection, query: sa.Select[Any], binds: dict[str, Any]) -> list[Run]:
+        rows = conn.execute(query, binds).all()
         if not rows:
             return []
         ids = [r.id for r in rows]
@@ -358,18 +365,11 @@ class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
         t: dict[str, dict[str, str]] = {}
         m: dict[str, dict[str, float]] = {}
         for chunk in _chunks(ids):
-            for run_id, key, value in conn.execute(
-                sa.select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(chunk))
-            ):
+            for run_id, key, value in conn.execute(_PARAMS_OF, {"ids": chunk}):
                 p.setdefault(run_id, {})[key] = value
-            for run_id, key, value in conn.execute(
-                sa.select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(chunk))
-            ):
+            for run_id, key, value in conn.execute(_TAGS_OF, {"ids": chunk}):
                 t.setdefault(run_id, {})[key] = value
-            for run_id, key, value, is_nan in conn.execute(
-                sa.select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan)
-                .where(latest_metrics.c.run_id.in_(chunk))
-            ):
+            for run_id, key, value, is_nan in conn.execute(_METRICS_OF, {"ids": chunk}):
                 m.setdefault(run_id, {})[key] = math.nan if is_nan else value
         return [_run(r, p.get(r.id), t.get(r.id), m.get(r.id)) for r in rows]
 
@@ -440,7 +440,13 @@ class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
             best = latest.get(m.key)
             if best is None or (m.step, m.timestamp) >= (best["step"], best["timestamp"]):
                 latest[m.key] = row
-        conn.execute(metrics.insert(), rows)
+        # The hot path of logging: hand plain tuples to the driver's executemany (SQLAlchemy's
+        # per-row parameter processing costs more than the insert itself).
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        conn.exec_driver_sql(
+            f"INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) VALUES ({', '.join([mark] * 6)})",
+            [(r["run_id"], r["key"], r["value"], r["is_nan"], r["step"], r["timestamp"]) for r in rows],
+        )
         ins = self._insert(latest_metrics)
         lm = latest_metrics.c
         newer = sa.or_(
@@ -483,35 +489,58 @@ class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
     ) -> RunPage:
         if not isinstance(max_results, int) or max_results < 1 or max_results > 50_000:
             raise InvalidParameter(f"max_results must be an integer between 1 and 50000, got {max_results!r}.")
-        tree = parse_filter(filter)
-        orders = parse_order_by(list(order_by) if order_by else None)
         offset = _decode_token(page_token)
-        now = now_ms()
-        compiler = Compiler(self.dialect, now)
+        eids: list[int] = []
+        if experiment_ids:
+            try:
+                eids = [int(e) for e in experiment_ids]
+            except (TypeError, ValueError):
+                raise InvalidParameter(f"Experiment ids are integers, got {list(experiment_ids)!r}.") from None
+        query = self._search_statement(filter, tuple(order_by or ()), bool(eids), lifecycle)
         with self._tx() as conn:
             pid = self._project_id(conn, project, create=False)
             if pid is None:
                 return RunPage((), None)
-            query = sa.select(*_run_columns(now)).where(runs.c.project_id == pid)
-            if experiment_ids:
-                try:
-                    eids = [int(e) for e in experiment_ids]
-                except (TypeError, ValueError):
-                    raise InvalidParameter(f"Experiment ids are integers, got {list(experiment_ids)!r}.") from None
-                query = query.where(runs.c.experiment_id.in_(eids))
+            params: dict[str, Any] = {"pid": pid, "now": now_ms(), "lim": max_results + 1, "off": offset}
+            if eids:
+                params["eids"] = eids
             if lifecycle is not None:
-                query = query.where(runs.c.lifecycle == lifecycle.value)
-            if tree is not None:
-                query = query.where(compiler.compile(tree))
-            clauses = [compiler.order_clause(o) for o in orders]
-            clauses += [runs.c.start_time.desc(), runs.c.id.asc()]
-            query = query.order_by(*clauses).limit(max_results + 1).offset(offset)
-            found = self._load_runs(conn, query)
+                params["life"] = lifecycle.value
+            found = self._load_runs(conn, query, params)
         token = None
         if len(found) > max_results:
             found = found[:max_results]
             token = _encode_token(offset + max_results)
         return RunPage(tuple(found), token)
+
+    def _search_statement(
+        self, filter: str | None, order_by: tuple[str, ...], by_experiment: bool, lifecycle: LifecycleStage | None
+    ) -> sa.Select[Any]:
+        """The search statement for one filter / order-by, built once and cached: every value that
+        changes between calls (project, experiments, time, paging) is a bound parameter."""
+        key = (filter, order_by, by_experiment, lifecycle is not None)
+        cached = self._search_cache.get(key)
+        if cached is not None:
+            return cached
+        tree = parse_filter(filter)
+        orders = parse_order_by(list(order_by) if order_by else None)
+        compiler = Compiler(self.dialect)
+        query = _RUN_SELECT.where(runs.c.project_id == sa.bindparam("pid"))
+        if by_experiment:
+            query = query.where(runs.c.experiment_id.in_(sa.bindparam("eids", expanding=True)))
+        if lifecycle is not None:
+            query = query.where(runs.c.lifecycle == sa.bindparam("life"))
+        if tree is not None:
+            query = query.where(compiler.compile(tree))
+        clauses = [compiler.order_clause(o) for o in orders]
+        clauses += [runs.c.start_time.desc(), runs.c.id.asc()]
+        query = query.order_by(*clauses).limit(sa.bindparam("lim", type_=sa.Integer)).offset(
+            sa.bindparam("off", type_=sa.Integer)
+        )
+        if len(self._search_cache) > 256:
+            self._search_cache.clear()
+        self._search_cache[key] = query
+        return query
 
     def delete_runs_permanently(self, run_ids: Sequence[str]) -> int:
         count = 0
@@ -613,13 +642,13 @@ class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
 # -- row → entity helpers -------------------------------------------------------------------
 
 
-def _run_columns(now: int) -> list[Any]:
+def _run_columns() -> list[Any]:
     return [
         runs.c.id,
         runs.c.experiment_id,
         projects.c.name.label("project_name"),
         runs.c.name,
-        effective_status(now).label("status"),
+        effective_status().label("status"),
         runs.c.start_time,
         runs.c.end_time,
         runs.c.heartbeat_at,
@@ -634,6 +663,15 @@ def _run_columns(now: int) -> list[Any]:
         runs.c.failure,
         runs.c.environment,
     ]
+
+
+_RUN_SELECT = sa.select(*_run_columns()).select_from(runs.join(projects, projects.c.id == runs.c.project_id))
+_IDS: Any = sa.bindparam("ids", expanding=True)
+_PARAMS_OF = sa.select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(_IDS))
+_TAGS_OF = sa.select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(_IDS))
+_METRICS_OF = sa.select(
+    latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan
+).where(latest_metrics.c.run_id.in_(_IDS))
 
 
 def _run(row: Any, p: dict[str, str] | None, t: dict[str, str] | None, m: dict[str, float] | None) -> Run:
