@@ -170,7 +170,7 @@ def test_non_string_tags_refused(bad: object) -> None:
         sy.start_run(tags={"x": bad})
 
 
-@pytest.mark.parametrize("key", ["", "a" * 251, "../up", "/abs", "semi;colon", 5])
+@pytest.mark.parametrize("key", ["", "a" * 251, "../up", "/abs", "semi;colon", 5, ["list"], None])
 def test_bad_keys_refused(key: object) -> None:
     with sy.start_run() as run:
         with pytest.raises(InvalidParameter):

@@ -80,13 +80,16 @@ class ActiveRun:
 
     def log_metric(self, key: str, value: Any, step: int | None = None, timestamp: int | None = None) -> None:
         """Record one metric value. ``step`` defaults to the next step for this key (0, 1, 2, ...)."""
-        self.log_metrics({key: value}, step=step, timestamp=timestamp)
+        self._log_metrics(((key, value),), step, timestamp)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None, timestamp: int | None = None) -> None:
         """Record several metric values at one step. NaN and ±inf are stored as such."""
+        self._log_metrics(metrics.items(), step, timestamp)
+
+    def _log_metrics(self, items: Iterable[tuple[Any, Any]], step: int | None, timestamp: int | None) -> None:
         ts = now_ms() if timestamp is None else int(timestamp)
         batch = []
-        for key, value in metrics.items():
+        for key, value in items:
             k = self._metric_key(key)
             number = value if type(value) is float else v.metric_value(k, value)
             if step is None:
@@ -100,8 +103,8 @@ class ActiveRun:
         self._writer.add(self._store, self.id, metrics=batch)
 
     def _metric_key(self, key: Any) -> str:
-        if key in self._keys:
-            return key  # type: ignore[no-any-return]
+        if type(key) is str and key in self._keys:
+            return key
         k = v.key(key, "Metric")
         self._keys.add(k)
         return k
