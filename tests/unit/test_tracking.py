@@ -324,3 +324,20 @@ def test_run_records_git_state(tmp_path: Path) -> None:
         pass
     got = sy.get_run(run.id)
     assert got.git_commit and len(got.git_commit) == 40 and got.git_dirty is False
+
+
+def test_starting_a_run_in_a_deleted_experiment_is_refused() -> None:
+    client = sy.TrackingClient(_ws())
+    client.create_experiment("old")
+    client.delete_experiment("old")
+    with pytest.raises(InvalidParameter, match="is deleted. Restore it"):
+        sy.start_run(experiment="old")
+
+
+def test_init_keeps_the_project_set_before() -> None:
+    sy.set_project("kept")
+    sy.init(flush_interval=0.2)
+    assert sy.search_runs().empty
+    with sy.start_run() as run:
+        pass
+    assert sy.get_run(run.id).project == "kept"

@@ -170,7 +170,7 @@ def train_one(parent: Any, config: dict[str, Any], train: Any, test: Any, workdi
         return run.id
 
 
-def run_demo(n_configs: int = 4, rows: int = 120_000, experiment: str = "flight-delay") -> None:
+def run_demo(n_configs: int = 5, rows: int = 336_776, experiment: str = "flight-delay") -> None:
     from shipyard.config import get_settings
     from shipyard.tracking import _fluent as sy
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.panel import Panel
 
+from shipyard.cli._context import run_id as full_id
 from shipyard.cli._context import tracking_client
 from shipyard.cli._output import console, fmt, fmt_duration, fmt_ms, print_json, table
 
@@ -71,10 +72,10 @@ def list_(
 
 
 @app.command()
-def show(run_id: str, json_: JsonOpt = False) -> None:
+def show(run_id: Annotated[str, typer.Argument(help="Run id or a unique prefix of it.")], json_: JsonOpt = False) -> None:
     """Everything recorded about one run."""
     client = tracking_client()
-    run = client.get_run(run_id)
+    run = client.get_run(full_id(run_id, include_deleted=True))
     datasets = client.store.list_run_datasets(run.id)
     artifacts = client.list_artifacts(run.id)
     if json_:
@@ -121,7 +122,7 @@ def compare(
     json_: JsonOpt = False,
 ) -> None:
     """Compare runs side by side: params, metrics and tags."""
-    frame = tracking_client().compare_runs(run_ids)
+    frame = tracking_client().compare_runs([full_id(r) for r in run_ids])
     if only_diff:
         frame = frame[frame["differs"]]
     if json_:
@@ -140,7 +141,7 @@ def delete(run_ids: Annotated[list[str], typer.Argument(help="Run ids.")]) -> No
     """Delete runs (restorable until `shipyard store gc`)."""
     client = tracking_client()
     for run_id in run_ids:
-        client.delete_run(run_id)
+        client.delete_run(full_id(run_id))
     console.print(f"Deleted {len(run_ids)} run(s). Undo with `shipyard runs restore <id>`.")
 
 
@@ -149,5 +150,5 @@ def restore(run_ids: Annotated[list[str], typer.Argument(help="Run ids.")]) -> N
     """Restore deleted runs."""
     client = tracking_client()
     for run_id in run_ids:
-        client.restore_run(run_id)
+        client.restore_run(full_id(run_id, include_deleted=True))
     console.print(f"Restored {len(run_ids)} run(s).")

@@ -40,7 +40,7 @@ def info(store_uri: StoreOpt = None, json_: Annotated[bool, typer.Option("--json
         ("backend", data["backend"]),
         ("schema revision", f"{data['schema_revision']} (this Shipyard expects {data['schema_expected']})"),
         ("artifact root", data["artifact_root"]),
-        ("projects", ", ".join(data["projects"]) or "—"),
+        ("project names", ", ".join(data["projects"]) or "—"),
     ] + [(name, count) for name, count in data["counts"].items()]
     console.print(table("Shipyard store", ["", ""], rows))
 

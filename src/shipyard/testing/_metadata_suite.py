@@ -267,11 +267,21 @@ class MetadataStoreSuite(RegistryStoreSuite):
             ("attributes.duration > 25", {"c", "d"}),
             ("metrics.`auc` > 0.9", {"a", "c"}),
             ('tags."team" = "ds"', {"b"}),
+            ("params.lr > 0.05", {"a", "c"}),  # '0.1', '0.1'; 'n/a' is not a number on any backend
         ],
     )
     def test_search_filters(self, store: MetadataStore, project: str, filter: str, expected: set[str]) -> None:
         self._population(store, project)
         assert set(self._names(store, project, filter)) == expected
+
+    def test_numeric_comparison_of_text_is_the_same_on_every_backend(self, store: MetadataStore, project: str) -> None:
+        exp = store.create_experiment(project, "num").id
+        for name, value in (("date", "2023-01-05"), ("version", "1.2.3"), ("plain", "2500"), ("sci", "2.5e3"), ("word", "big")):
+            rid = self.make_run(store, project, exp, name=name)
+            store.log_batch(rid, params=[Param("x", value)])
+        assert set(self._names(store, project, "params.x > 2000")) == {"plain", "sci"}
+        assert set(self._names(store, project, "params.x = '2023-01-05'")) == {"date"}
+        assert set(self._names(store, project, "tags.flag = TRUE")) == set()
 
     def test_search_order_by(self, store: MetadataStore, project: str) -> None:
         self._population(store, project)

@@ -61,7 +61,13 @@ class TrackingClient:
 
     def get_or_create_experiment(self, name: str) -> Experiment:
         try:
-            return self.store.get_experiment(self.project, name=name)  # type: ignore[no-any-return]
+            found: Experiment = self.store.get_experiment(self.project, name=name)
+            if found.lifecycle is LifecycleStage.DELETED:
+                raise InvalidParameter(
+                    f"Experiment {name!r} (id {found.id}) is deleted. Restore it with `shipyard experiments restore "
+                    f"{found.id}`, or use another name."
+                )
+            return found
         except NotFound:
             try:
                 return self.create_experiment(name)

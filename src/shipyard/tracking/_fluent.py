@@ -70,7 +70,8 @@ def init(
     """Point Shipyard at stores explicitly (highest precedence); returns the effective settings."""
     from shipyard.workspace import reset_workspace
 
-    result = config.configure(store_uri=store_uri, artifact_uri=artifact_uri, project=project, home=home, **settings)
+    given = {"store_uri": store_uri, "artifact_uri": artifact_uri, "project": project, "home": home, **settings}
+    result = config.configure(**{k: v for k, v in given.items() if v is not None})  # None: keep the current value
     reset_workspace()
     _clients.clear()
     return result

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,16 @@ def normalize_uri(uri: str) -> str:
     if uri.startswith("postgresql://"):
         uri = "postgresql+psycopg://" + uri[len("postgresql://") :]
     return uri
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str, value: Any) -> bool:
+    """SQLite's ``X REGEXP Y`` (the same regular expressions as PostgreSQL's ``~`` for our patterns)."""
+    return value is not None and _compiled(pattern).search(str(value)) is not None
 
 
 def create_engine(uri: str, busy_timeout: float) -> sa.Engine:
@@ -57,6 +69,7 @@ def create_engine(uri: str, busy_timeout: float) -> sa.Engine:
             cur.execute(f"PRAGMA busy_timeout={timeout_ms}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+            dbapi_conn.create_function("regexp", 2, _regexp, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: sa.Connection) -> None:

@@ -54,10 +54,8 @@ class Compiler:
 
     def numeric_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """A text column as a number where it holds one, else NULL (never a cast error)."""
-        if self.dialect == "postgresql":
-            return sa.case((column.op("~", is_comparison=True)(_NUMERIC_RE), sa.cast(column, sa.Double)), else_=None)
-        is_number = sa.and_(column.op("GLOB", is_comparison=True)("*[0-9]*"), sa.not_(column.op("GLOB", is_comparison=True)("*[^0-9.eE+ -]*")))
-        return sa.case((is_number, sa.cast(column, sa.Double)), else_=None)
+        operator = "~" if self.dialect == "postgresql" else "REGEXP"  # SQLite: registered per connection
+        return sa.case((column.op(operator, is_comparison=True)(_NUMERIC_RE), sa.cast(column, sa.Double)), else_=None)
 
     # -- predicates ------------------------------------------------------------------------
     def compile(self, node: Node) -> sa.ColumnElement[bool]:
@@ -178,7 +176,7 @@ def _coerce(value: Any, numeric: bool, where: str) -> Any:
                 ) from None
         return value
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return str(value)  # params and tags hold str(True) == "True"
     if isinstance(value, (int, float)):
         return str(value)
     return value
