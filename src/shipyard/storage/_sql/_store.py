@@ -9,8 +9,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from shipyard._internal._time import now_ms
 from shipyard.entities import (
@@ -111,9 +109,12 @@ class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
         return _engine.transaction(self._engine, write)
 
     def _insert(self, table: sa.Table) -> Any:
+        """An INSERT with ON CONFLICT support for this dialect (imported on first use)."""
         if self.dialect == "postgresql":
-            return pg_dialect.insert(table)
-        return sqlite_dialect.insert(table)
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
 
     # -- projects and experiments -----------------------------------------------------------
     def _project_id(self, conn: sa.Connection, name: str, create: bool) -> int | None:
