@@ -111,10 +111,12 @@ class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
     def _insert(self, table: sa.Table) -> Any:
         """An INSERT with ON CONFLICT support for this dialect (imported on first use)."""
         if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert(table)
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table)
 
     # -- projects and experiments -----------------------------------------------------------
     def _project_id(self, conn: sa.Connection, name: str, create: bool) -> int | None:
