@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import shutil
 import tempfile
@@ -20,7 +21,7 @@ from shipyard.models._manifest import MANIFEST, read_and_verify, sign, verify_si
 from shipyard.registry._uris import check_alias, parse
 from shipyard.tracking import _environment
 from shipyard.tracking import _validation as v
-from shipyard.tracking._artifacts import read_bytes, store_for
+from shipyard.tracking._artifacts import store_for
 
 if TYPE_CHECKING:
     from shipyard.workspace import Workspace
@@ -63,19 +64,32 @@ class Registry:
                 f"Cannot register {model_uri}: run {run.id} has no model package at {path!r} (no {MANIFEST}). "
                 "Log one with run.log_model(model, name=...)."
             )
-        manifest = json.loads(read_bytes(self.workspace, run.id, f"{path}/{MANIFEST}"))
-        version = self.store.create_model_version(
-            self.project, name, source=model_uri, storage_uri=f"{run.artifact_uri.rstrip('/')}/{path}", run_id=run.id,
-            flavor=manifest.get("flavor", "unknown"), manifest=manifest, manifest_sha256=manifest_record.sha256,
-            signature=manifest.get("signature") or {}, created_by=_environment.user(), description=description,
-            tags=clean_tags,
-        )
+        with store_for(self.workspace, run.artifact_uri).open_reader(f"{path}/{MANIFEST}") as fh:
+            raw = fh.read()
+        if hashlib.sha256(raw).hexdigest() != manifest_record.sha256:
+            raise IntegrityError(
+                f"Cannot register {model_uri}: its {MANIFEST} does not match the sha256 recorded when it was logged "
+                f"({manifest_record.sha256}); the package was changed."
+            )
+        manifest = json.loads(raw)
         problems = [
             f"{rel}: recorded {records[f'{path}/{rel}'].sha256 if f'{path}/{rel}' in records else 'nothing'}, manifest says {sha}"
             for rel, sha in manifest.get("files", {}).items()
             if f"{path}/{rel}" not in records or records[f"{path}/{rel}"].sha256 != sha
         ]
-        return self._finish(version, problems)
+        # Every check needs only the records: the version is created READY (or FAILED) at once.
+        key = self.workspace.settings.model_signing_key
+        message = "The package does not match its manifest:\n" + "\n".join(problems) if problems else None
+        version: ModelVersion = self.store.create_model_version(
+            self.project, name, source=model_uri, storage_uri=f"{run.artifact_uri.rstrip('/')}/{path}", run_id=run.id,
+            flavor=manifest.get("flavor", "unknown"), manifest=manifest, manifest_sha256=manifest_record.sha256,
+            signature=manifest.get("signature") or {}, created_by=_environment.user(), description=description,
+            tags=clean_tags, status=ModelVersionStatus.FAILED if problems else ModelVersionStatus.READY,
+            status_message=message, package_signature=sign(manifest_record.sha256, key) if key and not problems else None,
+        )
+        if problems:
+            raise IntegrityError(f"Registration of {version.name} version {version.version} failed. {message}")
+        return version
 
     def _register_local(self, root: Path, name: str, description: str | None, tags: dict[str, str]) -> ModelVersion:
         manifest_path = root / MANIFEST

@@ -316,8 +316,11 @@ class RegistryStore(abc.ABC):
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
         status: ModelVersionStatus = ModelVersionStatus.REGISTERING,
+        status_message: str | None = None,
+        package_signature: str | None = None,
     ) -> ModelVersion:
-        """Add the next version of ``name`` (the model is created if missing).
+        """Add the next version of ``name`` (the model is created if missing), in ``status``
+        (REGISTERING while its files are still being checked; READY or FAILED when they were).
 
         Raises:
             NotFound: ``run_id`` is given and no such run exists in the project.

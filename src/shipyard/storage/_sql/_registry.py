@@ -222,6 +222,8 @@ class SqlRegistryMixin(RegistryStore):
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
         status: ModelVersionStatus = ModelVersionStatus.REGISTERING,
+        status_message: str | None = None,
+        package_signature: str | None = None,
     ) -> ModelVersion:
         now = now_ms()
         with self._tx(write=True) as conn:
@@ -243,15 +245,22 @@ class SqlRegistryMixin(RegistryStore):
                     model_id=model.id, version=version, status=ModelVersionStatus(status).value, source=source,
                     storage_uri=storage_uri, run_id=run_id, flavor=flavor, manifest=json.dumps(dict(manifest)),
                     manifest_sha256=manifest_sha256, signature=json.dumps(dict(signature)), description=description,
-                    created_by=created_by, created_at=now, updated_at=now,
+                    created_by=created_by, created_at=now, updated_at=now, status_message=status_message,
+                    package_signature=package_signature,
                 )
                 .returning(_MV.id)
             ).scalar_one()
             if tags:
                 conn.execute(model_version_tags.insert(), [{"version_id": vid, "key": k, "value": v} for k, v in tags.items()])
             conn.execute(registered_models.update().where(registered_models.c.id == model.id).values(updated_at=now))
-            row = conn.execute(sa.select(model_versions).where(_MV.id == vid)).one()
-            return self._version_entities(conn, [row], project, {model.id: model.name})[0]
+        # A new version has no aliases yet and exactly the tags given: no need to read it back.
+        return ModelVersion(
+            project=project, name=model.name, version=version, status=ModelVersionStatus(status), source=source,
+            storage_uri=storage_uri, run_id=run_id, flavor=flavor, manifest_sha256=manifest_sha256,
+            manifest=json.loads(json.dumps(dict(manifest))), signature=json.loads(json.dumps(dict(signature))),
+            created_at=now, updated_at=now, created_by=created_by, description=description,
+            status_message=status_message, package_signature=package_signature, tags=dict(tags or {}),
+        )
 
     def get_model_version(self, project: str, name: str, version: int) -> ModelVersion:
         with self._tx() as conn:
