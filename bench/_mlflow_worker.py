@@ -2,6 +2,7 @@
 
     bench/.venv-mlflow/bin/python bench/_mlflow_worker.py info
     bench/.venv-mlflow/bin/python bench/_mlflow_worker.py W1 --reps 3 --workdir /tmp/x
+    bench/.venv-mlflow/bin/python bench/_mlflow_worker.py W4 --reps 3 --workdir /tmp/x
 
 Prints one line ``BENCH_RESULT {json}`` on stdout (anything else on stdout/stderr is noise).
 Each repetition gets a fresh SQLite database in its own directory under ``--workdir``; creating the
@@ -179,6 +180,96 @@ def w3(workdir: Path, queries: int) -> dict[str, Any]:
             "search_df_seconds": times_df, "names_df": names_df}
 
 
+def w4(workdir: Path, reps: int) -> dict[str, Any]:
+    """Log a scikit-learn model, register it W4_VERSIONS times, move an alias, load by alias.
+
+    The calls a user makes: ``mlflow.sklearn.log_model`` inside ``mlflow.start_run``,
+    ``mlflow.register_model(info.model_uri, name)``, ``MlflowClient().set_registered_model_alias``
+    and ``mlflow.pyfunc.load_model("models:/name@alias")`` (the generic loader, as Shipyard's
+    ``load_model`` is). ``predict`` is called after each load, outside the timing. ``reps``
+    repetitions on fresh databases, pooled; ``log_model`` is timed in the first one only.
+    """
+    import mlflow.pyfunc
+    import mlflow.sklearn
+
+    model, X = wl.w4_model()
+    example = X[: wl.W4_EXAMPLE_ROWS]
+    expected = [int(p) for p in model.predict(example)]
+    name, alias, model_uri = wl.W4_MODEL_NAME, wl.W4_ALIAS, f"models:/{wl.W4_MODEL_NAME}@{wl.W4_ALIAS}"
+    ops = ("log_model", "register", "alias", "load")
+    out: dict[str, Any] = {f"{op}_seconds": [] for op in ops}
+    rep_medians: dict[str, list[float]] = {op: [] for op in ops}
+    for rep in range(reps):
+        _, exp_id, uri = _open(workdir / f"w4-{rep}", "w4")  # the experiment's artifacts go to w4-N/artifacts
+        mlflow.set_tracking_uri(uri)
+        if mlflow.get_registry_uri() != uri:
+            raise SystemExit(f"MLflow registry URI is {mlflow.get_registry_uri()!r}, not the tracking URI {uri!r}")
+        client = MlflowClient()
+        times: dict[str, list[float]] = {op: [] for op in ops}
+
+        # Warm-up, untimed: a first log_model / register / alias / load on a throw-away model name.
+        with mlflow.start_run(experiment_id=exp_id, run_name="w4-warm-up"):
+            info = mlflow.sklearn.log_model(model, name="model", input_example=example)
+        mlflow.register_model(info.model_uri, "warm-up-model")
+        client.set_registered_model_alias("warm-up-model", alias, 1)
+        mlflow.pyfunc.load_model(f"models:/warm-up-model@{alias}").predict(example)
+
+        for i in range(wl.W4_LOG_MODELS if rep == 0 else 0):
+            with mlflow.start_run(experiment_id=exp_id, run_name=f"w4-{i}"):
+                t0 = time.perf_counter()
+                info = mlflow.sklearn.log_model(model, name="model", input_example=example)
+                times["log_model"].append(time.perf_counter() - t0)
+
+        versions = []
+        for _ in range(wl.W4_VERSIONS):
+            t0 = time.perf_counter()
+            mv = mlflow.register_model(info.model_uri, name)
+            times["register"].append(time.perf_counter() - t0)
+            versions.append(int(mv.version))
+
+        for i in range(wl.W4_ALIAS_MOVES):
+            t0 = time.perf_counter()
+            client.set_registered_model_alias(name, alias, versions[i % len(versions)])
+            times["alias"].append(time.perf_counter() - t0)
+        alias_version = int(client.get_model_version_by_alias(name, alias).version)
+
+        predictions: list[int] = []
+        for _ in range(wl.W4_LOADS):
+            t0 = time.perf_counter()
+            loaded = mlflow.pyfunc.load_model(model_uri)
+            times["load"].append(time.perf_counter() - t0)
+            predictions = [int(p) for p in loaded.predict(example)]  # outside the timing
+            if predictions != expected:
+                raise SystemExit(f"MLflow {model_uri} predicted {predictions}, expected {expected}")
+        agree = int((mlflow.pyfunc.load_model(model_uri).predict(X) == model.predict(X)).sum())
+        for op, values in times.items():
+            out[f"{op}_seconds"] += values
+            if values:
+                rep_medians[op].append(wl.median(values))
+        check = {
+            "versions": versions, "alias_version": alias_version, "predictions": predictions, "expected": expected,
+            "agree": agree, "rows": len(X), "model_uri": info.model_uri,
+            "serialization_format": _sklearn_format(info.model_uri),
+        }
+        if rep and any(check[k] != out[k] for k in ("versions", "alias_version", "predictions", "agree")):
+            raise SystemExit(f"MLflow W4 repetition {rep} differs from the first: {check}")
+        out.update(check)
+    out["rep_medians"] = rep_medians
+    out["reps"] = reps
+    return out
+
+
+def _sklearn_format(model_uri: str) -> str | None:
+    """How MLflow stored the model (its default is skops outside Databricks)."""
+    try:
+        from mlflow.models import Model
+
+        conf = Model.load(model_uri).flavors.get("sklearn", {})
+        return str(conf.get("serialization_format"))
+    except Exception:  # noqa: BLE001 - informational only
+        return None
+
+
 def info() -> dict[str, Any]:
     from importlib import metadata
 
@@ -200,7 +291,7 @@ def info() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("workload", choices=["info", "W1", "W2", "W3"])
+    parser.add_argument("workload", choices=["info", "W1", "W2", "W3", "W4"])
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--queries", type=int, default=wl.W3_QUERIES)
@@ -211,7 +302,9 @@ def main() -> None:
         if args.workdir is None:
             parser.error("--workdir is required")
         warm_up(args.workdir)
-        if args.workload == "W1":
+        if args.workload == "W4":
+            result = w4(args.workdir, args.reps)
+        elif args.workload == "W1":
             result = w1(args.workdir, args.reps)
         elif args.workload == "W2":
             result = w2(args.workdir, args.reps)

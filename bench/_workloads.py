@@ -1,8 +1,9 @@
 """The workload definitions shared by both sides of the tracking benchmark.
 
-Standard library only: this module is imported by ``bench/tracking.py`` (the Shipyard side, in the
-project's environment) and by ``bench/_mlflow_worker.py`` (the MLflow side, in bench/.venv-mlflow),
-so both sides log exactly the same keys, values and steps.
+Standard library only at import time: this module is imported by ``bench/tracking.py`` (the Shipyard
+side, in the project's environment) and by ``bench/_mlflow_worker.py`` (the MLflow side, in
+bench/.venv-mlflow), so both sides log exactly the same keys, values and steps. W4's model needs
+scikit-learn, imported inside ``w4_model`` (both environments have it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ W3_FILTER = "metrics.auc > 0.8 and params.model = 'lgbm' and tags.team = 'ops'"
 W3_ORDER_BY = ["metrics.auc DESC"]
 W3_MAX_RESULTS = 50
 W3_QUERIES = 20  # timed queries (median reported), after one untimed warm-up query
+
+# W4: one small scikit-learn model, logged, registered W4_VERSIONS times, an alias moved, loaded by alias.
+W4_MODEL_NAME = "bench-model"
+W4_ALIAS = "champion"
+W4_LOG_MODELS = 5  # timed log_model calls (median reported), each in its own run, after one warm-up call
+W4_VERSIONS = 20  # timed registrations of the same logged model (median reported)
+W4_ALIAS_MOVES = 20  # timed alias moves, version 1, 2, ... 20 (median reported)
+W4_LOADS = 10  # timed loads by alias (median reported), after one warm-up load
+W4_EXAMPLE_ROWS = 5
 
 # MLflow's documented limits for one log_batch call.
 MLFLOW_MAX_METRICS_PER_BATCH = 1000
@@ -72,6 +82,16 @@ def w3_expected_names() -> list[str]:
     ]
     hits.sort(key=lambda r: -r["metrics"]["auc"])
     return [r["name"] for r in hits[:W3_MAX_RESULTS]]
+
+
+def w4_model() -> tuple[Any, Any]:
+    """``(fitted model, X)``: LogisticRegression on scikit-learn's breast-cancer data (569 rows x 30
+    columns, as a DataFrame). Deterministic (lbfgs), so both sides log the same model."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    return LogisticRegression(max_iter=5000).fit(X, y), X
 
 
 def median(values: list[float]) -> float:
