@@ -8,27 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard._internal._lazy import require
-from shipyard.models.flavors.base import Flavor, Predictor, module_root
-
-
-class _LgbPredictor(Predictor):
-    def __init__(self, model: Any, api: str) -> None:
-        self.model = model
-        self.api = api
-
-    def predict(self, data: Any) -> Any:
-        return self.model.predict(data)
-
-    def predict_proba(self, data: Any) -> Any:
-        return self.model.predict_proba(data)
-
-    @property
-    def has_proba(self) -> bool:
-        return self.api == "sklearn" and hasattr(self.model, "predict_proba")
-
-    @property
-    def native(self) -> Any:
-        return self.model
+from shipyard.models.flavors.base import EstimatorPredictor, Flavor, Predictor, module_root
 
 
 class LightGBMFlavor(Flavor):
@@ -52,6 +32,6 @@ class LightGBMFlavor(Flavor):
     def load(self, path: Path, config: dict[str, Any]) -> Predictor:
         lgb = require("lightgbm", self.extra, "Loading a LightGBM model")
         if config["api"] == "booster":
-            return _LgbPredictor(lgb.Booster(model_file=str(path / config["model_file"])), "booster")
+            return EstimatorPredictor(lgb.Booster(model_file=str(path / config["model_file"])), proba=False)
         with open(path / config["model_file"], "rb") as fh:
-            return _LgbPredictor(pickle.load(fh), "sklearn")  # noqa: S301 - hashes verified before this
+            return EstimatorPredictor(pickle.load(fh))  # noqa: S301 - hashes verified before this

@@ -6,12 +6,12 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from shipyard.models.flavors.base import Flavor, Predictor, module_root
+from shipyard.models.flavors.base import EstimatorPredictor, Flavor, Predictor, module_root
 
 
-class _SklearnPredictor(Predictor):
+class _SklearnPredictor(EstimatorPredictor):
     def __init__(self, model: Any) -> None:
-        self.model = model
+        super().__init__(model)
         # Fitted on a plain array: give it arrays (a DataFrame would only add a feature-name warning).
         self.wants_array = not hasattr(model, "feature_names_in_")
 
@@ -19,18 +19,10 @@ class _SklearnPredictor(Predictor):
         return data.to_numpy() if self.wants_array and hasattr(data, "to_numpy") else data
 
     def predict(self, data: Any) -> Any:
-        return self.model.predict(self._input(data))
+        return super().predict(self._input(data))
 
     def predict_proba(self, data: Any) -> Any:
-        return self.model.predict_proba(self._input(data))
-
-    @property
-    def has_proba(self) -> bool:
-        return hasattr(self.model, "predict_proba")
-
-    @property
-    def native(self) -> Any:
-        return self.model
+        return super().predict_proba(self._input(data))
 
 
 class SklearnFlavor(Flavor):

@@ -7,30 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from shipyard._internal._lazy import require
-from shipyard.models.flavors.base import Flavor, Predictor, module_root
+from shipyard.models.flavors.base import EstimatorPredictor, Flavor, Predictor, module_root
 
 
-class _XgbPredictor(Predictor):
-    def __init__(self, model: Any, api: str) -> None:
-        self.model = model
-        self.api = api
+class _BoosterPredictor(EstimatorPredictor):
+    """A raw ``xgboost.Booster`` predicts from a ``DMatrix``."""
 
     def predict(self, data: Any) -> Any:
-        if self.api == "booster":
-            xgb = require("xgboost", "xgboost", "Loading an XGBoost model")
-            return self.model.predict(xgb.DMatrix(data))
-        return self.model.predict(data)
-
-    def predict_proba(self, data: Any) -> Any:
-        return self.model.predict_proba(data)
-
-    @property
-    def has_proba(self) -> bool:
-        return self.api == "sklearn" and hasattr(self.model, "predict_proba")
-
-    @property
-    def native(self) -> Any:
-        return self.model
+        xgb = require("xgboost", "xgboost", "Loading an XGBoost model")
+        return self.model.predict(xgb.DMatrix(data))
 
 
 class XGBoostFlavor(Flavor):
@@ -58,8 +43,8 @@ class XGBoostFlavor(Flavor):
         if config["api"] == "booster":
             booster = xgb.Booster()
             booster.load_model(str(path / config["model_file"]))
-            return _XgbPredictor(booster, "booster")
+            return _BoosterPredictor(booster, proba=False)
         module, _, cls = config["class"].rpartition(".")
         model = getattr(importlib.import_module(module), cls)()
         model.load_model(str(path / config["model_file"]))
-        return _XgbPredictor(model, "sklearn")
+        return EstimatorPredictor(model)

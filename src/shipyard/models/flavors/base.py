@@ -33,6 +33,31 @@ class Predictor(abc.ABC):
         return None
 
 
+class EstimatorPredictor(Predictor):
+    """A model with ``predict`` (and, when ``proba`` is true, ``predict_proba``): scikit-learn
+    estimators and the scikit-learn-style wrappers of other frameworks."""
+
+    def __init__(self, model: Any, proba: bool = True) -> None:
+        self.model = model
+        self._proba = proba and hasattr(model, "predict_proba")
+
+    def predict(self, data: Any) -> Any:
+        return self.model.predict(data)
+
+    def predict_proba(self, data: Any) -> Any:
+        if not self._proba:
+            return super().predict_proba(data)
+        return self.model.predict_proba(data)
+
+    @property
+    def has_proba(self) -> bool:
+        return self._proba
+
+    @property
+    def native(self) -> Any:
+        return self.model
+
+
 class Flavor(abc.ABC):
     """Save and load one kind of model."""
 
