@@ -86,7 +86,11 @@ def test_mlflow_error_shape(live_server: LiveServer) -> None:
     assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     bad = httpx.post(f"{live_server.url}/api/2.0/mlflow/runs/search", json={"filter": "metrics.a >> 1"})
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-    unknown = httpx.post(f"{live_server.url}/api/2.0/mlflow/logged-models", json={})
+    missing = httpx.post(f"{live_server.url}/api/2.0/mlflow/logged-models", json={})
+    assert missing.status_code == 400 and "experiment_id" in missing.json()["message"]
+    gone = httpx.get(f"{live_server.url}/api/2.0/mlflow/logged-models/m-{'0' * 32}")
+    assert gone.status_code == 404 and gone.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    unknown = httpx.post(f"{live_server.url}/api/2.0/mlflow/traces", json={})
     assert unknown.status_code == 404 and unknown.json()["error_code"] == "ENDPOINT_NOT_FOUND"
     assert "does not serve" in unknown.json()["message"]
 
@@ -119,4 +123,81 @@ print(run.info.run_id)
     assert run.project == "flights" and run.metrics["auc"] == 0.9  # the token's project is the workspace
     events = ws.metadata.search_audit(actor="ana", action="mlflow.create_run")  # type: ignore[attr-defined]
     assert events and events[0].project == "flights"
+    ws.close()
+
+
+REGISTRY_FLOW = r'''
+import sys
+import mlflow
+import numpy as np
+from mlflow import MlflowClient
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment("registry")
+X, y = load_iris(return_X_y=True)
+model = LogisticRegression(max_iter=500).fit(X, y)
+with mlflow.start_run() as run:
+    mlflow.log_param("C", 1.0)
+    info = mlflow.sklearn.log_model(model, name="model", input_example=X[:2], pip_requirements=["scikit-learn"])
+client = MlflowClient()
+assert info.model_id.startswith("m-"), info.model_id
+lm = client.get_logged_model(info.model_id)
+assert str(lm.status) == "READY" and lm.source_run_id == run.info.run_id, (lm, lm.status)
+assert lm.params == {"C": "1.0"}, lm.params
+found = client.search_logged_models(experiment_ids=[run.info.experiment_id], filter_string="name = 'model'")
+assert [m.model_id for m in found] == [info.model_id], found
+mv1 = mlflow.register_model(f"runs:/{run.info.run_id}/model", "iris")
+mv2 = mlflow.register_model(info.model_uri, "iris")
+assert (mv1.version, mv2.version) == ("1", "2") and mv1.status == "READY" and mv1.run_id == run.info.run_id
+client.set_registered_model_alias("iris", "champion", "1")
+client.set_model_version_tag("iris", "1", "validated", "yes")
+client.set_registered_model_tag("iris", "team", "ops")
+client.update_model_version("iris", "1", description="first")
+got = client.get_model_version_by_alias("iris", "champion")
+assert got.version == "1" and got.tags == {"validated": "yes"} and got.description == "first", got
+assert client.get_registered_model("iris").aliases == {"champion": "1"}
+assert client.get_registered_model("iris").tags == {"team": "ops"}
+loaded = mlflow.pyfunc.load_model("models:/iris@champion")
+assert (loaded.predict(X[:5]) == model.predict(X[:5])).all()
+assert (mlflow.sklearn.load_model("models:/iris/2").predict(X) == model.predict(X)).all()
+assert sorted(v.version for v in client.search_model_versions("name='iris'")) == ["1", "2"]
+assert [r.name for r in client.search_registered_models(filter_string="name LIKE 'ir%'")] == ["iris"]
+client.delete_model_version_tag("iris", "1", "validated")
+client.delete_registered_model_alias("iris", "champion")
+client.delete_model_version("iris", "2")
+assert client.get_model_version("iris", "2").current_stage == "Archived"
+try:
+    client.delete_registered_model("iris")
+    raise SystemExit("deleting a registered model must be refused")
+except mlflow.exceptions.MlflowException as exc:
+    assert "lineage" in str(exc), exc
+print("OK", run.info.run_id, info.model_id)
+'''
+
+
+@pytest.mark.slow
+def test_mlflow_client_logs_registers_and_loads_models(tmp_path: Path) -> None:
+    ws = build_workspace(Settings(store_uri=f"sqlite:///{tmp_path / 's.db'}", artifact_uri=(tmp_path / "art").as_uri()))
+    with LiveServer(ws) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
+        out = subprocess.run([sys.executable, "-c", REGISTRY_FLOW, server.url], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-4000:]
+        run_id, model_id = out.stdout.split()[-2:]
+    # The same records through Shipyard: a logged model, two verified versions, alias history
+    store = ws.metadata
+    lm = store.get_logged_model(model_id)
+    assert lm.run_id == run_id and lm.status.value == "READY" and lm.project == "default"
+    v1 = store.get_model_version("default", "iris", 1)
+    assert v1.flavor == "mlflow:sklearn" and v1.run_id == run_id and v1.status.value == "READY"
+    assert "MLmodel" in v1.manifest["files"] and any(f.startswith("model.") for f in v1.manifest["files"]) and v1.manifest["verified"] is True
+    assert store.get_model_version("default", "iris", 2).manifest["mlflow_model_id"] == model_id
+    assert store.get_model_version("default", "iris", 2).status.value == "ARCHIVED"
+    assert [(e.alias, e.version) for e in store.alias_history("default", "iris")] == [("champion", 1), ("champion", None)]
+    from shipyard.exceptions import InvalidParameter
+    from shipyard.registry import Registry
+
+    with pytest.raises(InvalidParameter, match=r"mlflow.pyfunc.load_model\('models:/iris/1'\)"):
+        Registry(ws, "default").load_model("models:/iris/1")
     ws.close()

@@ -68,6 +68,48 @@ class ModelVersion:
         return f"models:/{self.name}/{self.version}"
 
 
+class LoggedModelStatus(str, enum.Enum):
+    """PENDING while its files upload, READY when finalized, FAILED when the upload failed."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedModel:
+    """A model package logged into an experiment (MLflow 3's "logged model"), optionally from a run,
+    before (or without) registration. Its files live under ``artifact_uri``."""
+
+    id: str  # "m-" + 32 hex
+    project: str
+    experiment_id: str
+    name: str
+    run_id: str | None
+    artifact_uri: str
+    status: LoggedModelStatus
+    created_at: int
+    updated_at: int
+    model_type: str | None = None
+    status_message: str | None = None
+    created_by: str | None = None
+    tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    params: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self) -> None:
+        freeze_mappings(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """A per-project limit and what is used of it (``limit`` None: unlimited)."""
+
+    project: str
+    kind: str  # "artifact_bytes", "deployments", ...
+    limit: int | None
+    used: int
+
+
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
     """What ``run.log_model`` returns: where the package is and what it holds."""

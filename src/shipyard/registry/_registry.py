@@ -221,6 +221,11 @@ class Registry:
                 raise NotFound(f"{model_uri}: run {run.id} has no model package at {path!r}.")
             return self._materialize(f"{run.artifact_uri.rstrip('/')}/{path}", manifest.sha256), manifest.sha256, None
         version = self.resolve_version(model_uri)
+        if version.manifest.get("format") == "mlflow":
+            raise InvalidParameter(
+                f"{version.uri} is an MLflow-format package (logged by the mlflow client, flavor {version.flavor}). "
+                f"Load it with the mlflow client: mlflow.pyfunc.load_model('models:/{version.name}/{version.version}') "
+                "with the tracking URI set to this Shipyard server.")
         if version.status not in (ModelVersionStatus.READY, ModelVersionStatus.ARCHIVED):
             raise InvalidParameter(f"{version.uri} is {version.status.value}: {version.status_message or 'not loadable'}.")
         verify_key = self.workspace.settings.model_verify_key

@@ -11,7 +11,7 @@ from shipyard.exceptions import NotFound, PermissionDenied
 _READ_PREFIXES = ("get_", "list_", "search_")
 _READ_OPS = {"alias_history"}
 _ADMIN_OPS = {"delete_runs_permanently"}
-_TARGET_KEYS = ("run_id", "name", "id", "experiment_id", "version", "alias", "path", "dataset_id")
+_TARGET_KEYS = ("run_id", "model_id", "name", "id", "experiment_id", "version", "alias", "path", "dataset_id")
 
 
 def needed_role(op: str) -> Role:
@@ -39,6 +39,13 @@ def authorize(store: Any, principal: Principal, op: str, kwargs: dict[str, Any])
         project = store.get_run(run_id).project
         if not principal.can(project, Role.VIEWER):
             raise NotFound(f"No run with id {run_id!r}. Find runs with `shipyard runs list` or sy.search_runs().")
+        principal.require(project, role)
+        return str(project)
+    if "model_id" in kwargs and op != "create_logged_model":
+        model_id = kwargs["model_id"]
+        project = store.get_logged_model(model_id).project
+        if not principal.can(project, Role.VIEWER):
+            raise NotFound(f"No logged model with id {model_id!r}.")
         principal.require(project, role)
         return str(project)
     if op == "list_projects":

@@ -1,4 +1,5 @@
-"""The MLflow-compatible REST API (tracking and the artifact proxy), mapped onto Shipyard records.
+"""The MLflow-compatible REST API (tracking and the artifact proxy; the registry and logged models are
+in :mod:`._mlflow_models`), mapped onto Shipyard records.
 
 A run logged by the ``mlflow`` client is a Shipyard run: same store, same artifacts, visible to the
 Shipyard SDK, CLI and search. The project comes from the ``X-MLFLOW-WORKSPACE`` header, else from
@@ -58,7 +59,16 @@ class _Ctx:
     def arg(self, name: str, default: Any = None) -> Any:
         if name in self.body:
             return self.body[name]
+        if name in self.request.path_params:
+            return self.request.path_params[name]
         return self.request.query_params.get(name, default)
+
+    def args(self, name: str) -> list[Any]:
+        """A repeated argument: a JSON list in the body, or repeated query parameters."""
+        if name in self.body:
+            value = self.body[name]
+            return list(value) if isinstance(value, list) else [value]
+        return list(self.request.query_params.getlist(name))
 
     def need(self, role: Role) -> None:
         self.principal.require(self.project, role)
@@ -314,13 +324,6 @@ def log_inputs(c: _Ctx) -> dict[str, Any]:
     return {}
 
 
-def search_logged_models(c: _Ctx) -> dict[str, Any]:
-    """MLflow 3 logged models are not stored yet (the registry issue's next step): none can exist,
-    so a search truthfully finds none; creating one answers 404 rather than pretending."""
-    c.need(Role.VIEWER)
-    return {"models": []}
-
-
 ROUTES: list[tuple[str, str, Callable[[_Ctx], dict[str, Any]]]] = [
     ("POST", "/experiments/create", create_experiment),
     ("GET", "/experiments/get", get_experiment),
@@ -343,7 +346,6 @@ ROUTES: list[tuple[str, str, Callable[[_Ctx], dict[str, Any]]]] = [
     ("POST", "/runs/search", search_runs),
     ("GET", "/metrics/get-history", metric_history),
     ("GET", "/artifacts/list", list_artifacts),
-    ("POST", "/logged-models/search", search_logged_models),
 ]
 
 
@@ -377,8 +379,10 @@ def _artifact_path(request: Request, path: str, role: Role) -> tuple[_Ctx, str]:
 
 def install(app: FastAPI) -> None:
     """Mount the MLflow-compatible routes on ``app``."""
+    from shipyard.server import _mlflow_models
+
     router = APIRouter(tags=["mlflow"])
-    for method, path, handler in ROUTES:
+    for method, path, handler in ROUTES + _mlflow_models.ROUTES:
         for base in (PREFIX, "/ajax-api/2.0/mlflow"):
             router.add_api_route(base + path, _endpoint(handler), methods=[method], include_in_schema=base == PREFIX,
                                  summary=f"MLflow {path}")
@@ -388,8 +392,9 @@ def install(app: FastAPI) -> None:
     @app.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "PATCH", "DELETE", "PUT"], include_in_schema=False)
     def not_served(rest: str) -> Response:
         return _json({"error_code": "ENDPOINT_NOT_FOUND", "message": (
-            f"Shipyard does not serve the MLflow endpoint /{rest} yet (the model registry and MLflow 3 logged-model "
-            "endpoints are planned). Log models with Shipyard's run.log_model and sy.register_model meanwhile.")}, 404)
+            f"Shipyard does not serve the MLflow endpoint /{rest} (tracing, prompts, evaluation and gateway "
+            "endpoints are not part of Shipyard's MLflow API); tracking, artifacts, the model registry and "
+            "logged models are served.")}, 404)
 
     @app.put(ARTIFACTS + "/{path:path}", tags=["mlflow"], summary="MLflow artifact upload")
     async def upload(path: str, request: Request) -> Response:

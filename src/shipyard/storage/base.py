@@ -40,11 +40,14 @@ from shipyard.entities import (
     Dataset,
     Experiment,
     LifecycleStage,
+    LoggedModel,
+    LoggedModelStatus,
     Metric,
     ModelVersion,
     ModelVersionStatus,
     Param,
     Project,
+    Quota,
     RegisteredModel,
     Role,
     Run,
@@ -250,6 +253,79 @@ class LineageStore(abc.ABC):
         """
 
 
+class LoggedModelStore(abc.ABC):
+    """Logged models: packages logged into an experiment (from a run or not) before registration.
+    The MLflow 3 client creates one per ``log_model``; the files live under its ``artifact_uri``."""
+
+    @abc.abstractmethod
+    def create_logged_model(
+        self,
+        project: str,
+        experiment_id: str,
+        *,
+        model_id: str,
+        name: str,
+        artifact_uri: str,
+        run_id: str | None = None,
+        model_type: str | None = None,
+        created_by: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> LoggedModel:
+        """Record a logged model, PENDING until :meth:`update_logged_model` marks it READY.
+
+        Raises:
+            NotFound: no such experiment, or ``run_id`` is not a run of that experiment's project.
+            AlreadyExists: ``model_id`` is taken.
+        """
+
+    @abc.abstractmethod
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        """Raises: NotFound: no such logged model."""
+
+    @abc.abstractmethod
+    def update_logged_model(
+        self,
+        model_id: str,
+        *,
+        status: LoggedModelStatus | None = None,
+        status_message: str | None = None,
+        set_tags: Mapping[str, str] | None = None,
+        delete_tags: Sequence[str] = (),
+        set_params: Mapping[str, str] | None = None,
+    ) -> LoggedModel:
+        """Change a logged model's status, tags or params (params are write-once: a changed value
+        is refused).
+
+        Raises:
+            NotFound: no such logged model.
+            InvalidParameter: a param would change.
+        """
+
+    @abc.abstractmethod
+    def search_logged_models(
+        self,
+        project: str,
+        experiment_ids: Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        run_id: str | None = None,
+        statuses: Sequence[LoggedModelStatus] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> tuple[list[LoggedModel], str | None]:
+        """Logged models of the project (of some experiments), newest first, a page at a time:
+        ``(models, next page token or None)``."""
+
+    @abc.abstractmethod
+    def delete_logged_model(self, model_id: str) -> None:
+        """Remove the record (its files are the caller's to delete).
+
+        Raises:
+            NotFound: no such logged model.
+        """
+
+
 class RegistryStore(abc.ABC):
     """Registered models, their versions, and aliases with a full history.
 
@@ -358,8 +434,9 @@ class RegistryStore(abc.ABC):
         set_tags: Mapping[str, str] | None = None,
         package_signature: str | None = None,
         manifest: Mapping[str, Any] | None = None,
+        delete_tags: Sequence[str] = (),
     ) -> ModelVersion:
-        """Change a version's status, description, tags, package signature or manifest.
+        """Change a version's status, description, tags (set or delete), package signature or manifest.
 
         Raises:
             NotFound: no such version.
@@ -387,7 +464,7 @@ class RegistryStore(abc.ABC):
         """
 
 
-class MetadataStore(ExperimentStore, RunStore, LineageStore, RegistryStore):
+class MetadataStore(ExperimentStore, RunStore, LineageStore, LoggedModelStore, RegistryStore):
     """Union of the role interfaces, plus housekeeping."""
 
     #: Optional capabilities, declared as data; the conformance suite reads them.
@@ -448,6 +525,23 @@ class AccessStore(abc.ABC):
         remote_addr: str | None, detail: Mapping[str, Any] | None = None,
     ) -> None:
         """Record one event of the audit log."""
+
+    @abc.abstractmethod
+    def set_quota(self, project: str, kind: str, limit: int | None) -> Quota:
+        """Set (``None``: remove) the limit of one quota of a project; usage is kept."""
+
+    @abc.abstractmethod
+    def list_quotas(self, project: str | None = None) -> list[Quota]:
+        """Quotas (of one project) with their usage, by project and kind."""
+
+    @abc.abstractmethod
+    def charge_quota(self, project: str, kind: str, amount: int) -> Quota:
+        """Add ``amount`` (negative: release) to the usage, atomically refusing to go over the limit.
+        Usage is tracked even where no limit is set, and never goes below zero.
+
+        Raises:
+            QuotaExceeded: the project's ``kind`` quota would be exceeded (nothing is charged).
+        """
 
     @abc.abstractmethod
     def search_audit(

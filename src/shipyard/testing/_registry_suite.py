@@ -47,6 +47,8 @@ class RegistryStoreSuite:
         with pytest.raises(NotFound, match="Available versions: 1–3"):
             store.get_model_version(project, "m", 9)
         assert [v.version for v in store.search_model_versions(project, "m")] == [3, 2, 1]
+        trimmed = store.update_model_version(project, "m", 2, set_tags={"j": "2"}, delete_tags=["i"])
+        assert dict(trimmed.tags) == {"j": "2"}
 
     def test_version_status_and_failed_message(self, store: MetadataStore, project: str) -> None:
         v = self._version(store, project, "m", ready=False)

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from shipyard._internal._time import now_ms
-from shipyard.entities import ApiToken, AuditEvent, Role, User
+from shipyard.entities import ApiToken, AuditEvent, Quota, Role, User
 from shipyard.entities._tracking import frozen_map
-from shipyard.exceptions import AlreadyExists, NotFound
-from shipyard.storage._sql._schema import api_tokens, audit_events, users
+from shipyard.exceptions import AlreadyExists, InvalidParameter, NotFound, QuotaExceeded
+from shipyard.storage._sql._schema import api_tokens, audit_events, project_quotas, users
 from shipyard.storage.base import AccessStore
 
 
@@ -22,6 +22,12 @@ class SqlAccessMixin(AccessStore):
         def _tx(self, write: bool = False) -> Any: ...
 
         def _insert(self, table: sa.Table) -> Any: ...
+
+    dialect: str
+
+    @property
+    def _sqlite(self) -> bool:
+        return self.dialect == "sqlite"
 
     def create_user(self, name: str, is_admin: bool = False) -> User:
         now = now_ms()
@@ -113,6 +119,46 @@ class SqlAccessMixin(AccessStore):
             rows = conn.execute(query).all()
         return [AuditEvent(r.id, r.at, r.actor, r.action, r.project, r.target, r.status, r.remote_addr,
                            frozen_map(json.loads(r.detail) if r.detail else None)) for r in rows]
+
+    # -- quotas ------------------------------------------------------------------------------
+    def _quota_row(self, conn: sa.Connection, project: str, kind: str) -> Any:
+        conn.execute(self._insert(project_quotas).values(project=project, kind=kind, max_value=None, used=0)
+                     .on_conflict_do_nothing())
+        return conn.execute(sa.select(project_quotas).where(_QC.project == project, _QC.kind == kind)).one()
+
+    def set_quota(self, project: str, kind: str, limit: int | None) -> Quota:
+        if limit is not None and limit < 0:
+            raise InvalidParameter(f"A quota limit is a count of at least 0 (or none), got {limit}.")
+        with self._tx(write=True) as conn:
+            self._quota_row(conn, project, kind)
+            conn.execute(project_quotas.update().where(_QC.project == project, _QC.kind == kind).values(max_value=limit))
+            return _quota(self._quota_row(conn, project, kind))
+
+    def list_quotas(self, project: str | None = None) -> list[Quota]:
+        query = sa.select(project_quotas).order_by(_QC.project, _QC.kind)
+        if project is not None:
+            query = query.where(_QC.project == project)
+        with self._tx() as conn:
+            return [_quota(r) for r in conn.execute(query).all()]
+
+    def charge_quota(self, project: str, kind: str, amount: int) -> Quota:
+        with self._tx(write=True) as conn:
+            row = self._quota_row(conn, project, kind)
+            if amount > 0 and row.max_value is not None and row.used + amount > row.max_value:
+                raise QuotaExceeded(
+                    f"Project {project!r} would exceed its {kind} quota: {row.used} used + {amount} "
+                    f"> limit {row.max_value}."
+                )
+            conn.execute(project_quotas.update().where(_QC.project == project, _QC.kind == kind)
+                         .values(used=sa.func.max(_QC.used + amount, 0) if self._sqlite else sa.func.greatest(_QC.used + amount, 0)))
+            return _quota(self._quota_row(conn, project, kind))
+
+
+_QC = project_quotas.c
+
+
+def _quota(row: Any) -> Quota:
+    return Quota(row.project, row.kind, row.max_value, row.used)
 
 
 def _token(row: Any) -> ApiToken:

@@ -318,6 +318,7 @@ class SqlRegistryMixin(RegistryStore):
         set_tags: Mapping[str, str] | None = None,
         package_signature: str | None = None,
         manifest: Mapping[str, Any] | None = None,
+        delete_tags: Sequence[str] = (),
     ) -> ModelVersion:
         with self._tx(write=True) as conn:
             model = self._model_row(conn, project, name, lock=True)
@@ -348,7 +349,7 @@ class SqlRegistryMixin(RegistryStore):
             if manifest is not None:
                 values["manifest"] = json.dumps(dict(manifest))
             conn.execute(model_versions.update().where(_MV.id == row.id).values(**values))
-            _upsert_tags(self, conn, model_version_tags, "version_id", row.id, set_tags, ())
+            _upsert_tags(self, conn, model_version_tags, "version_id", row.id, set_tags, delete_tags)
             fresh = conn.execute(sa.select(model_versions).where(_MV.id == row.id)).one()
             return self._version_entities(conn, [fresh], project, {model.id: model.name})[0]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 #: Alembic revision this code expects. A test checks it equals the migrations' head.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 metadata = sa.MetaData()
 
@@ -259,4 +259,36 @@ audit_events = sa.Table(
     sa.Column("remote_addr", sa.String(64), nullable=True),
     sa.Column("detail", sa.Text, nullable=True),
     sa.Index("ix_audit_events_at", "at"),
+)
+
+# -- revision 0005: logged models, quotas ----------------------------------------------------------
+
+logged_models = sa.Table(
+    "logged_models",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("project_id", sa.BigInteger, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("experiment_id", sa.BigInteger, sa.ForeignKey("experiments.id"), nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("artifact_uri", sa.String(1000), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_message", sa.Text, nullable=True),
+    sa.Column("model_type", sa.String(256), nullable=True),
+    sa.Column("created_by", sa.String(256), nullable=True),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_logged_models_experiment", "experiment_id", "created_at"),
+    sa.Index("ix_logged_models_run", "run_id"),
+)
+
+project_quotas = sa.Table(
+    "project_quotas",
+    metadata,
+    sa.Column("project", sa.String(256), primary_key=True),
+    sa.Column("kind", sa.String(64), primary_key=True),
+    sa.Column("max_value", sa.BigInteger, nullable=True),
+    sa.Column("used", sa.BigInteger, nullable=False),
 )

@@ -30,6 +30,7 @@ from shipyard.exceptions import AlreadyExists, InvalidParameter, NotFound
 from shipyard.storage._filter import parse_filter, parse_order_by
 from shipyard.storage._sql import _engine
 from shipyard.storage._sql._access import SqlAccessMixin
+from shipyard.storage._sql._logged import SqlLoggedModelMixin
 from shipyard.storage._sql._registry import SqlRegistryMixin
 from shipyard.storage._sql._schema import (
     SCHEMA_HEAD,
@@ -52,7 +53,7 @@ _CHUNK = 500
 _TAGS = tags  # method arguments named `tags` shadow the table
 
 
-class SqlStore(SqlRegistryMixin, SqlAccessMixin, MetadataStore):
+class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataStore):
     """Metadata store over SQLAlchemy 2: ``sqlite:///path.db`` or ``postgresql+psycopg://...``.
 
     Opening an empty database creates the schema; opening an older one raises
