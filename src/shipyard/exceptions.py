@@ -13,10 +13,14 @@
     ├── BackendUnavailable             a database, bucket or service cannot be reached
     ├── ContractViolation              data that breaks a declared schema / contract
     ├── AuthenticationError            no credentials, or an unknown / revoked / expired token (401)
-    └── PermissionDenied               the credentials do not allow this (403)
+    ├── PermissionDenied               the credentials do not allow this (403)
+    │   └── QuotaExceeded              a project quota would be exceeded; names the quota (403)
+    ├── RequestTooLarge                a request body over the server's limit (413)
+    └── Overloaded                     the server is busy or the client too slow; retry later (503)
 
 Every class carries ``http_status`` so servers and the UI map errors without special cases.
-Message format: what happened, what was expected, how to fix it.
+Message format: what happened, what was expected, how to fix it. ``hint`` is the "how to fix it"
+on its own (given at the raise site, else the class's general advice); the wire error model sends it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ class ShipyardError(Exception):
 
     http_status: int = 500
     error_code: str = "INTERNAL_ERROR"
+    default_hint: str = "This is a bug in Shipyard if it persists: report it with the message above."
+
+    def __init__(self, *args: object, hint: str | None = None) -> None:
+        super().__init__(*args)
+        self.hint = hint or self.default_hint
 
 
 class ConfigError(ShipyardError):
@@ -34,6 +43,7 @@ class ConfigError(ShipyardError):
 
     http_status = 400
     error_code = "CONFIG_ERROR"
+    default_hint = 'Check shipyard.toml and the SHIPYARD_* environment variables; `shipyard config show` prints what is in effect.'
 
 
 class NotFound(ShipyardError):
@@ -41,6 +51,7 @@ class NotFound(ShipyardError):
 
     http_status = 404
     error_code = "NOT_FOUND"
+    default_hint = 'Check the name or id and the project; list what exists with the CLI (`shipyard ... list`).'
 
 
 class AlreadyExists(ShipyardError):
@@ -48,6 +59,7 @@ class AlreadyExists(ShipyardError):
 
     http_status = 409
     error_code = "ALREADY_EXISTS"
+    default_hint = 'Pick another name, or fetch the existing record instead of creating it.'
 
 
 class InvalidParameter(ShipyardError):
@@ -55,6 +67,7 @@ class InvalidParameter(ShipyardError):
 
     http_status = 400
     error_code = "INVALID_PARAMETER"
+    default_hint = 'Fix the value named in the message and send the request again.'
 
 
 class FilterSyntaxError(InvalidParameter):
@@ -79,6 +92,7 @@ class IntegrityError(ShipyardError):
 
     http_status = 500
     error_code = "INTEGRITY_ERROR"
+    default_hint = 'The stored bytes changed after they were recorded: restore them from a backup or log them again.'
 
 
 class SchemaVersionError(ShipyardError):
@@ -86,6 +100,7 @@ class SchemaVersionError(ShipyardError):
 
     http_status = 503
     error_code = "SCHEMA_VERSION"
+    default_hint = 'Run `shipyard store upgrade --store-uri ...` (back the database up first), or use a matching Shipyard version.'
 
 
 class BackendUnavailable(ShipyardError):
@@ -93,6 +108,7 @@ class BackendUnavailable(ShipyardError):
 
     http_status = 503
     error_code = "BACKEND_UNAVAILABLE"
+    default_hint = 'Check that the database / bucket / server is running and reachable, then retry.'
 
 
 class ContractViolation(ShipyardError):
@@ -100,6 +116,7 @@ class ContractViolation(ShipyardError):
 
     http_status = 422
     error_code = "CONTRACT_VIOLATION"
+    default_hint = 'Fix the data so it matches the declared schema, or update the contract.'
 
 
 class AuthenticationError(ShipyardError):
@@ -107,6 +124,7 @@ class AuthenticationError(ShipyardError):
 
     http_status = 401
     error_code = "UNAUTHENTICATED"
+    default_hint = 'Send a valid token: `Authorization: Bearer sy_...` (create one with `shipyard token create`).'
 
 
 class PermissionDenied(ShipyardError):
@@ -114,9 +132,37 @@ class PermissionDenied(ShipyardError):
 
     http_status = 403
     error_code = "PERMISSION_DENIED"
+    default_hint = 'Ask a project admin for a token with a higher role (`shipyard token create --project P --role editor`).'
+
+
+
+class QuotaExceeded(PermissionDenied):
+    """A write would take a project over one of its quotas (``quota`` names it)."""
+
+    error_code = "QUOTA_EXCEEDED"
+    default_hint = "Free space (delete old runs and `shipyard store gc`) or ask an admin to raise it (`shipyard quota set`)."
+
+
+class RequestTooLarge(ShipyardError):
+    """A request body over the server's size limit."""
+
+    http_status = 413
+    error_code = "REQUEST_TOO_LARGE"
+    default_hint = "Send less per request (split batches), or upload files through the artifact API, which streams."
+
+
+class Overloaded(ShipyardError):
+    """The server cannot take the request now (busy, or the client sent too slowly); retry later."""
+
+    http_status = 503
+    error_code = "OVERLOADED"
+    default_hint = "Retry after a short wait, with backoff."
 
 
 __all__ = [
+    "Overloaded",
+    "QuotaExceeded",
+    "RequestTooLarge",
     "AuthenticationError",
     "PermissionDenied",
     "AlreadyExists",

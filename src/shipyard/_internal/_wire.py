@@ -11,13 +11,14 @@ BY_CODE: dict[str, type[errors.ShipyardError]] = {
     for cls in (
         errors.ConfigError, errors.NotFound, errors.AlreadyExists, errors.InvalidParameter, errors.IntegrityError,
         errors.SchemaVersionError, errors.BackendUnavailable, errors.ContractViolation, errors.AuthenticationError,
-        errors.PermissionDenied, errors.ShipyardError,
+        errors.PermissionDenied, errors.QuotaExceeded, errors.RequestTooLarge, errors.Overloaded,
+        errors.ShipyardError,
     )
 }
 
 
 def error_body(exc: errors.ShipyardError) -> dict[str, Any]:
-    body: dict[str, Any] = {"error_code": exc.error_code, "message": str(exc)}
+    body: dict[str, Any] = {"error_code": exc.error_code, "message": str(exc), "hint": exc.hint}
     if isinstance(exc, errors.FilterSyntaxError):
         body.update(text=exc.text, position=exc.position)
     return body
@@ -31,5 +32,5 @@ def raise_for(status: int, body: Any, where: str) -> None:
         if code == errors.FilterSyntaxError.error_code:
             first = message.split("\n", 1)[0]
             raise errors.FilterSyntaxError(first, body.get("text", ""), int(body.get("position", 0)))
-        raise BY_CODE.get(code, errors.ShipyardError)(message)
+        raise BY_CODE.get(code, errors.ShipyardError)(message, hint=body.get("hint"))
     raise errors.BackendUnavailable(f"{where} answered HTTP {status}: {str(body)[:300]}")
