@@ -47,6 +47,13 @@ class Settings:
     sqlite_busy_timeout: float = 60.0
     #: Whether ``shipyard server`` requires tokens (set by ``shipyard server --auth``).
     server_auth: bool = False
+    #: Largest JSON request body ``shipyard server`` accepts (bytes); artifact uploads stream and are
+    #: bounded by the project's quota instead.
+    server_max_body_bytes: int = 64 * 1024 * 1024
+    #: Seconds a client may pause while sending a request body before the server answers 408.
+    server_body_timeout: float = 30.0
+    #: Requests one server worker handles at once; more are answered 503 at once.
+    server_max_concurrency: int = 512
     #: API token for a Shipyard server (``store_uri`` = ``http(s)://...``).
     token: str | None = None
     #: PEM Ed25519 private key: when set, registration signs each version's manifest.
@@ -87,6 +94,9 @@ _FIELD_TYPES: dict[str, Any] = {
     "sqlite_busy_timeout": float,
     "token": str,
     "server_auth": bool,
+    "server_max_body_bytes": int,
+    "server_body_timeout": float,
+    "server_max_concurrency": int,
     "model_signing_key": str,
     "model_verify_key": str,
 }

@@ -76,6 +76,9 @@ class LocalArtifactStore(ArtifactStore):
                 found.append((Path(dirpath) / name).relative_to(self.root).as_posix())
         return sorted(found)
 
+    def sizes(self, prefix: str = "") -> dict[str, int]:
+        return {p: (self.root / p).stat().st_size for p in self.list(prefix)}
+
     def delete(self, prefix: str) -> int:
         target = self._abs(prefix) if prefix else self.root
         if target.is_file():

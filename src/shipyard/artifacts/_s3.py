@@ -82,6 +82,16 @@ class S3ArtifactStore(ArtifactStore):
         strip = len(self._base) + 1
         return sorted(p[strip:] for p in found if not p.endswith("/"))
 
+    def sizes(self, prefix: str = "") -> dict[str, int]:
+        base = self._key(prefix) if prefix else self._base
+        self.fs.invalidate_cache()
+        try:
+            found = self.fs.find(base, detail=True)
+        except FileNotFoundError:
+            return {}
+        strip = len(self._base) + 1
+        return {p[strip:]: int(info["size"]) for p, info in found.items() if not p.endswith("/")}
+
     def delete(self, prefix: str) -> int:
         paths = self.list(prefix)
         if paths:

@@ -46,6 +46,18 @@ class ArtifactStore(abc.ABC):
     def delete(self, prefix: str) -> int:
         """Delete the object at ``prefix``, everything under the folder ``prefix`` (``""``: the whole root); return the count."""
 
+    def sizes(self, prefix: str = "") -> dict[str, int]:
+        """Size in bytes of every object under ``prefix`` (as :meth:`list` names them). The default
+        reads each object; backends override it with a metadata call (stat, HEAD)."""
+        out: dict[str, int] = {}
+        for path in self.list(prefix):
+            total = 0
+            with self.open_reader(path) as reader:
+                while block := reader.read(1 << 20):
+                    total += len(block)
+            out[path] = total
+        return out
+
     def uri_for(self, path: str) -> str:
         """The full URI of ``path`` (for display and records)."""
         return self.root_uri.rstrip("/") + "/" + path.lstrip("/")

@@ -99,3 +99,43 @@ def audit_list(
         return
     rows = [(fmt_ms(e.at), e.actor, e.action, e.project, e.target, e.status, e.remote_addr) for e in events]
     console.print(table("audit log", ["when (UTC)", "who", "action", "project", "target", "status", "from"], rows))
+
+
+quota_app = typer.Typer(help="Per-project quotas (admins): artifact bytes stored through the server.", no_args_is_help=True)
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9, "t": 10**12, "tb": 10**12,
+          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+
+
+def parse_size(text: str) -> int | None:
+    """``10GB``, ``512MiB``, ``1000`` (bytes) or ``none`` (no limit)."""
+    import re
+
+    cleaned = text.strip().lower().replace(" ", "")
+    if cleaned in ("none", "unlimited"):
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([a-z]*)", cleaned)
+    if match is None or match[2] not in _UNITS:
+        raise typer.BadParameter(f"{text!r} is not a size: write e.g. 10GB, 512MiB, 1000 (bytes) or none.")
+    return int(float(match[1]) * _UNITS[match[2]])
+
+
+@quota_app.command("set")
+def quota_set(
+    project: Annotated[str, typer.Argument(help="The project.")],
+    artifact_bytes: Annotated[str, typer.Option(help="Most artifact bytes the project may store, e.g. 50GB, or none.")],
+) -> None:
+    """Set a project's quota; writes over it are refused (403 naming the quota)."""
+    quota = _store().set_quota(project, "artifact_bytes", parse_size(artifact_bytes))
+    console.print(f"{project}: artifact_bytes limit {quota.limit if quota.limit is not None else 'none'} (used {quota.used}).")
+
+
+@quota_app.command("list")
+def quota_list(project: Annotated[Optional[str], typer.Option("--in-project", help="Only this project.")] = None,
+               json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Quotas and what is used of them."""
+    quotas = _store().list_quotas(project)
+    if json_:
+        print_json([{"project": q.project, "kind": q.kind, "limit": q.limit, "used": q.used} for q in quotas])
+        return
+    console.print(table("quotas", ["project", "kind", "limit", "used"],
+                        [(q.project, q.kind, q.limit if q.limit is not None else "none", q.used) for q in quotas]))

@@ -29,6 +29,7 @@ app.command("server")(_server.server)
 app.add_typer(_access.token_app, name="token")
 app.add_typer(_access.users_app, name="users")
 app.add_typer(_access.audit_app, name="audit")
+app.add_typer(_access.quota_app, name="quota")
 
 
 @app.callback()

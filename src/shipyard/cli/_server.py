@@ -63,5 +63,5 @@ def server(
     export_environment(get_settings())  # worker processes build the same settings
     uvicorn.run(
         "shipyard.server._app:app_from_settings", factory=True, host=host, port=port, workers=workers,
-        log_level="warning", access_log=False,
+        log_level="warning", access_log=False, limit_concurrency=settings.server_max_concurrency, timeout_keep_alive=5,
     )

@@ -23,6 +23,7 @@ from shipyard._internal._time import now_ms
 from shipyard.access import Principal
 from shipyard.entities import LifecycleStage, Metric, Param, Role, Run, RunStatus, RunTag
 from shipyard.exceptions import AlreadyExists, InvalidParameter, NotFound, ShipyardError
+from shipyard.server._limits import charged_write
 
 PREFIX = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -30,6 +31,9 @@ _CODES = {
     "NOT_FOUND": "RESOURCE_DOES_NOT_EXIST", "ALREADY_EXISTS": "RESOURCE_ALREADY_EXISTS",
     "INVALID_PARAMETER": "INVALID_PARAMETER_VALUE", "INVALID_FILTER": "INVALID_PARAMETER_VALUE",
     "PERMISSION_DENIED": "PERMISSION_DENIED", "UNAUTHENTICATED": "UNAUTHENTICATED",
+    "QUOTA_EXCEEDED": "QUOTA_EXCEEDED", "REQUEST_TOO_LARGE": "REQUEST_LIMIT_EXCEEDED",
+    "REQUEST_TIMEOUT": "TEMPORARILY_UNAVAILABLE", "OVERLOADED": "TEMPORARILY_UNAVAILABLE",
+    "BACKEND_UNAVAILABLE": "TEMPORARILY_UNAVAILABLE",
 }
 _DEFAULT = "Default"
 
@@ -39,7 +43,8 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 def _error(exc: ShipyardError) -> Response:
-    return _json({"error_code": _CODES.get(exc.error_code, "INTERNAL_ERROR"), "message": str(exc)}, exc.http_status)
+    body = {"error_code": _CODES.get(exc.error_code, "INTERNAL_ERROR"), "message": str(exc), "hint": exc.hint}
+    return _json(body, exc.http_status)
 
 
 class _Ctx:
@@ -352,14 +357,15 @@ ROUTES: list[tuple[str, str, Callable[[_Ctx], dict[str, Any]]]] = [
 def _endpoint(handler: Callable[[_Ctx], dict[str, Any]]) -> Callable[..., Any]:
     async def endpoint(request: Request) -> Response:
         body: dict[str, Any] = {}
-        if request.method in ("POST", "PATCH", "DELETE"):
-            raw = await request.body()
+        try:
+            raw = await request.body() if request.method in ("POST", "PATCH", "DELETE") else b""
             if raw:
                 try:
                     body = json.loads(raw)
                 except json.JSONDecodeError:
                     return _error(InvalidParameter("The request body is not valid JSON."))
-        try:
+                if not isinstance(body, dict):
+                    return _error(InvalidParameter("The request body must be a JSON object."))
             ctx = await run_in_threadpool(_Ctx, request, body)
             return _json(await run_in_threadpool(handler, ctx))
         except ShipyardError as exc:
@@ -405,8 +411,9 @@ def install(app: FastAPI) -> None:
             with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
                 async for chunk in request.stream():
                     spool.write(chunk)
+                length = spool.tell()
                 spool.seek(0)
-                size, sha = await run_in_threadpool(ws.artifacts.write, key, spool)
+                size, sha = await run_in_threadpool(charged_write, ws, ctx.project, key, spool, length)
             await run_in_threadpool(_record, ws, key, size, sha)
             await run_in_threadpool(ctx.audit, "upload_artifact", key)
         except ShipyardError as exc:

@@ -75,6 +75,13 @@ class ArtifactStoreSuite:
         assert store.delete("") == 1
         assert store.list() == []
 
+    def test_sizes(self, store: ArtifactStore) -> None:
+        store.write("s/a.bin", b"x" * 1000)
+        store.write("s/sub/b.bin", b"")
+        store.write("t.bin", b"yz")
+        assert store.sizes("s") == {"s/a.bin": 1000, "s/sub/b.bin": 0}
+        assert store.sizes("nothing-here") == {}
+
     def test_missing_is_not_found(self, store: ArtifactStore) -> None:
         with pytest.raises(NotFound):
             store.open_reader("nope.txt")
