@@ -157,3 +157,31 @@ def test_auth_server_bootstraps_an_admin_token_once(tmp_path: Path) -> None:
     store = SqlStore(f"sqlite:///{tmp_path / 'a.db'}")
     assert authenticate(store, token.group(0)).is_admin
     store.close()
+
+
+def test_growing_lists_come_a_page_at_a_time(live_server: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paged operation answers at most one page per response, with the next offset in a header; the
+    SDK follows the pages, so callers still get the whole list (or just the window they asked for)."""
+    import uuid
+
+    from shipyard.entities import Metric
+    from shipyard.storage import _rest_protocol as proto
+    from shipyard.storage._rest import RestStore
+
+    monkeypatch.setattr(proto, "DEFAULT_PAGE_SIZE", 3)
+    monkeypatch.setitem(proto.PAGE_SIZE, "get_metric_history", 4)
+    url = live_server.url  # type: ignore[attr-defined]
+    project = f"paged-{uuid.uuid4().hex[:6]}"
+    store = RestStore(url)
+    exps = [store.create_experiment(project, f"e{i}").id for i in range(8)]
+    raw = httpx.post(f"{url}/api/v1/store/list_experiments", json={"project": project})
+    assert len(raw.json()) == 3 and raw.headers[proto.NEXT_OFFSET] == "3"
+    last = httpx.post(f"{url}/api/v1/store/list_experiments", json={"project": project, "offset": 6})
+    assert len(last.json()) == 2 and proto.NEXT_OFFSET not in last.headers
+    assert [e.id for e in store.list_experiments(project)] == exps
+    assert [e.id for e in store.list_experiments(project, offset=2, limit=5)] == exps[2:7]
+    run = uuid.uuid4().hex
+    store.create_run(project, exps[0], run_id=run, name="r", start_time=1, artifact_uri="file:///tmp/r")
+    store.log_batch(run, metrics=[Metric("loss", float(i), i, 1000 + i) for i in range(10)])
+    assert [m.step for m in store.get_metric_history(run, "loss")] == list(range(10))
+    store.close()

@@ -296,8 +296,17 @@ def search_runs(c: _Ctx) -> dict[str, Any]:
 
 def metric_history(c: _Ctx) -> dict[str, Any]:
     run = c.run_of(c.arg("run_id") or c.arg("run_uuid"))
-    history = c.store.get_metric_history(run.id, c.arg("metric_key"))
-    return {"metrics": [{"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step} for m in history]}
+    token = c.arg("page_token")
+    offset = int(token) if token and str(token).isdigit() else 0
+    if token and not str(token).isdigit():
+        raise InvalidParameter(f"Invalid page token {token!r}: pass back next_page_token unchanged.")
+    size = min(int(c.arg("max_results") or 25_000), 25_000)
+    history = c.store.get_metric_history(run.id, c.arg("metric_key"), offset=offset, limit=size + 1)
+    out: dict[str, Any] = {"metrics": [{"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step}
+                                       for m in history[:size]]}
+    if len(history) > size:
+        out["next_page_token"] = str(offset + size)
+    return out
 
 
 def list_artifacts(c: _Ctx) -> dict[str, Any]:

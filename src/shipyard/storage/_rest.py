@@ -46,7 +46,7 @@ class RestStore(MetadataStore, AccessStore):
         data: dict[str, Any] = self._request("GET", f"{proto.API_PREFIX}/info")
         return data
 
-    def _request(self, method: str, path: str, body: bytes | None = None) -> Any:
+    def _request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
         httpx = require("httpx", "client", "Talking to a Shipyard server")
         try:
             response = self._client.request(method, path, content=body)
@@ -57,6 +57,8 @@ class RestStore(MetadataStore, AccessStore):
         payload = proto.loads(response.content)
         if response.status_code >= 400:
             raise_for(response.status_code, payload, self.base)
+        if headers is not None:
+            headers.update(response.headers)
         return payload
 
     def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -65,8 +67,23 @@ class RestStore(MetadataStore, AccessStore):
         bound.apply_defaults()
         payload = {k: v for k, v in bound.arguments.items() if k != "self"}
         prefix = proto.ADMIN_PREFIX if name in AccessStore.__abstractmethods__ else proto.STORE_PREFIX
-        result = self._request("POST", f"{prefix}/{name}", proto.dumps(payload))
-        return _adapter(name, hints.get("return")).validate_python(result)
+        if proto.page_size(name) is None:
+            result = self._request("POST", f"{prefix}/{name}", proto.dumps(payload))
+            return _adapter(name, hints.get("return")).validate_python(result)
+        # A paged operation: follow the server's pages until the caller's window is complete.
+        wanted = payload.get("limit")
+        items: list[Any] = []
+        while True:
+            headers: dict[str, str] = {}
+            page = self._request("POST", f"{prefix}/{name}", proto.dumps(payload), headers)
+            items.extend(page)
+            next_offset = headers.get(proto.NEXT_OFFSET)
+            if next_offset is None or not page or (wanted is not None and len(items) >= wanted):
+                break
+            payload["offset"] = int(next_offset)
+            if wanted is not None:
+                payload["limit"] = wanted - len(items)
+        return _adapter(name, hints.get("return")).validate_python(items)
 
 
 @functools.cache

@@ -18,12 +18,24 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from shipyard.storage.base import AccessStore, MetadataStore
+from shipyard.storage.base import PAGED, AccessStore, MetadataStore
 
 API_PREFIX = "/api/v1"
 STORE_PREFIX = f"{API_PREFIX}/store"
 ADMIN_PREFIX = f"{API_PREFIX}/admin"
 ARTIFACTS_PREFIX = f"{API_PREFIX}/artifacts"
+
+#: Most items one response of a paged operation carries; the server answers larger requests a
+#: page at a time and names the next page's offset in the ``X-Next-Offset`` header (the SDK
+#: follows it, so callers still get the whole list unless they pass ``limit``).
+PAGE_SIZE = {"get_metric_history": 25_000}
+DEFAULT_PAGE_SIZE = 1_000
+NEXT_OFFSET = "x-next-offset"
+
+
+def page_size(op: str) -> int | None:
+    """The server's page size for ``op``, or None when it is not paged."""
+    return PAGE_SIZE.get(op, DEFAULT_PAGE_SIZE) if op in PAGED else None
 
 
 def operations() -> list[str]:

@@ -87,8 +87,11 @@ class ExperimentStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def list_experiments(self, project: str, lifecycle: LifecycleStage | None = LifecycleStage.ACTIVE) -> list[Experiment]:
-        """Experiments of a project, oldest first; ``lifecycle=None`` lists active and deleted ones."""
+    def list_experiments(
+        self, project: str, lifecycle: LifecycleStage | None = LifecycleStage.ACTIVE, *, offset: int = 0, limit: int | None = None
+    ) -> list[Experiment]:
+        """Experiments of a project, oldest first; ``lifecycle=None`` lists active and deleted ones.
+        ``offset``/``limit`` select a window (every list that can grow takes them; see PAGED)."""
 
     @abc.abstractmethod
     def update_experiment(
@@ -176,7 +179,7 @@ class RunStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def get_metric_history(self, run_id: str, key: str, *, offset: int = 0, limit: int | None = None) -> list[Metric]:
         """Every value logged for ``key``, by step then timestamp (empty if none).
 
         Raises:
@@ -245,7 +248,9 @@ class LineageStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[ArtifactRecord]:
+    def list_artifacts(
+        self, run_id: str, prefix: str | None = None, *, offset: int = 0, limit: int | None = None
+    ) -> list[ArtifactRecord]:
         """Artifact records of a run under ``prefix`` (a folder path), by path.
 
         Raises:
@@ -354,7 +359,8 @@ class RegistryStore(abc.ABC):
 
     @abc.abstractmethod
     def search_registered_models(
-        self, project: str, name_like: str | None = None, tags: Mapping[str, str] | None = None, alias: str | None = None
+        self, project: str, name_like: str | None = None, tags: Mapping[str, str] | None = None, alias: str | None = None,
+        *, offset: int = 0, limit: int | None = None,
     ) -> list[RegisteredModel]:
         """Models whose name matches ``name_like`` (SQL LIKE, case-insensitive), carrying every
         given tag, and having ``alias`` set; by name."""
@@ -418,6 +424,9 @@ class RegistryStore(abc.ABC):
         tags: Mapping[str, str] | None = None,
         statuses: Sequence[ModelVersionStatus] | None = None,
         run_id: str | None = None,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[ModelVersion]:
         """Versions filtered by model name, tags, status and source run; newest first."""
 
@@ -456,12 +465,22 @@ class RegistryStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def alias_history(self, project: str, name: str, alias: str | None = None) -> list[AliasEvent]:
+    def alias_history(
+        self, project: str, name: str, alias: str | None = None, *, offset: int = 0, limit: int | None = None
+    ) -> list[AliasEvent]:
         """Every alias move of a model (or of one alias), oldest first.
 
         Raises:
             NotFound: no such model.
         """
+
+
+#: Store operations whose result can grow without bound: they take ``offset``/``limit``, and the
+#: server answers them a page at a time (see :mod:`shipyard.storage._rest_protocol`).
+PAGED = frozenset({
+    "list_experiments", "get_metric_history", "list_artifacts", "search_registered_models",
+    "search_model_versions", "alias_history",
+})
 
 
 class MetadataStore(ExperimentStore, RunStore, LineageStore, LoggedModelStore, RegistryStore):

@@ -91,3 +91,24 @@ class LoggedModelStoreSuite:
         assert store.set_quota(project, "artifact_bytes", None).limit is None
         with pytest.raises(InvalidParameter):
             store.set_quota(project, "artifact_bytes", -1)
+
+    def test_growing_lists_take_a_window(self, store: MetadataStore, project: str) -> None:
+        from shipyard.entities import Metric
+
+        exps = [store.create_experiment(project, f"e{i}").id for i in range(5)]
+        assert [e.id for e in store.list_experiments(project, offset=1, limit=2)] == exps[1:3]
+        run = uuid.uuid4().hex
+        store.create_run(project, exps[0], run_id=run, name="r", start_time=1, artifact_uri="file:///tmp/r")
+        store.log_batch(run, metrics=[Metric("loss", float(i), i, 1000 + i) for i in range(10)])
+        assert [m.step for m in store.get_metric_history(run, "loss", offset=7)] == [7, 8, 9]
+        assert [m.step for m in store.get_metric_history(run, "loss", offset=2, limit=3)] == [2, 3, 4]
+        for i in range(4):
+            store.record_artifact(run, f"d/f{i}.txt", i, "0" * 64)
+        assert [a.path for a in store.list_artifacts(run, "d", offset=1, limit=2)] == ["d/f1.txt", "d/f2.txt"]
+        for name in ("a", "b", "c"):
+            store.create_registered_model(project, name)
+        assert [m.name for m in store.search_registered_models(project, offset=1)] == ["b", "c"]
+        with pytest.raises(InvalidParameter, match="offset"):
+            store.list_experiments(project, offset=-1)
+        with pytest.raises(InvalidParameter, match="limit"):
+            store.get_metric_history(run, "loss", limit=0)

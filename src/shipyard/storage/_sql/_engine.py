@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from shipyard.exceptions import BackendUnavailable, ConfigError, SchemaVersionError
+from shipyard.exceptions import BackendUnavailable, ConfigError, InvalidParameter, SchemaVersionError
 from shipyard.storage._sql._schema import SCHEMA_HEAD
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -109,8 +109,21 @@ def transaction(engine: sa.Engine, write: bool) -> Iterator[sa.Connection]:
             conn.execution_options(shipyard_write=True)
         with conn.begin():
             yield conn
+    except OverflowError as exc:  # SQLite's driver: an integer beyond 64 bits
+        raise InvalidParameter(_refused(str(exc))) from exc
+    except sa.exc.DataError as exc:  # PostgreSQL: a value out of its column's range, NUL in text, ...
+        raise InvalidParameter(_refused(str(exc.orig).strip().splitlines()[0])) from exc
     finally:
         conn_cm.__exit__(None, None, None)
+
+
+def _refused(reason: str) -> str:
+    """Bad input that reached the database: say what it refused and which values fit."""
+    return (
+        f"The metadata store refused a value: {reason}. Integers (ids, versions, steps, timestamps, sizes, "
+        f"counts) must fit in a signed 64-bit integer ({-(2**63)} to {2**63 - 1}) and text may not contain NUL "
+        "characters; fix the value and send it again."
+    )
 
 
 def _alembic_config(conn: sa.Connection) -> Any:

@@ -27,6 +27,22 @@ from shipyard.storage.base import RegistryStore
 _MV = model_versions.c
 
 
+def window(query: Any, offset: int, limit: int | None) -> Any:
+    """``query`` restricted to ``limit`` rows from ``offset`` (validated: both are counts)."""
+    if offset < 0 or (limit is not None and limit < 1):
+        raise InvalidParameter(f"offset must be >= 0 and limit >= 1 (got offset={offset}, limit={limit}).")
+    if offset:
+        query = query.offset(offset)
+    return query.limit(limit) if limit is not None else query
+
+
+def require_name(kind: str, name: object) -> None:
+    """A record name is a non-empty string: refuse anything else before it reaches SQL (a missing
+    name would otherwise surface as a NOT NULL violation or a crash in the not-found hint)."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameter(f"{kind} name must be a non-empty string, got {name!r}: give the {kind.lower()}'s name.")
+
+
 class SqlRegistryMixin(RegistryStore):
     """Mixed into ``SqlStore``; relies on its ``_tx``, ``_insert`` and ``_project_id``."""
 
@@ -43,6 +59,7 @@ class SqlRegistryMixin(RegistryStore):
 
     # -- helpers -----------------------------------------------------------------------------
     def _model_row(self, conn: sa.Connection, project: str, name: str, lock: bool = False) -> Any:
+        require_name("Registered model", name)
         pid = self._project_id(conn, project, create=False)
         row = None
         if pid is not None:
@@ -142,6 +159,7 @@ class SqlRegistryMixin(RegistryStore):
     def create_registered_model(
         self, project: str, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
     ) -> RegisteredModel:
+        require_name("Registered model", name)
         now = now_ms()
         with self._tx(write=True) as conn:
             pid = self._project_id(conn, project, create=True)
@@ -165,7 +183,8 @@ class SqlRegistryMixin(RegistryStore):
             return self._model_entity(conn, self._model_row(conn, project, name), project)
 
     def search_registered_models(
-        self, project: str, name_like: str | None = None, tags: Mapping[str, str] | None = None, alias: str | None = None
+        self, project: str, name_like: str | None = None, tags: Mapping[str, str] | None = None, alias: str | None = None,
+        *, offset: int = 0, limit: int | None = None,
     ) -> list[RegisteredModel]:
         with self._tx() as conn:
             pid = self._project_id(conn, project, create=False)
@@ -185,7 +204,7 @@ class SqlRegistryMixin(RegistryStore):
                 )
             if alias:
                 query = query.where(sa.exists().where(model_aliases.c.model_id == rm.id, model_aliases.c.alias == alias))
-            return [self._model_entity(conn, row, project) for row in conn.execute(query).all()]
+            return [self._model_entity(conn, row, project) for row in conn.execute(window(query, offset, limit)).all()]
 
     def update_registered_model(
         self,
@@ -225,6 +244,7 @@ class SqlRegistryMixin(RegistryStore):
         status_message: str | None = None,
         package_signature: str | None = None,
     ) -> ModelVersion:
+        require_name("Registered model", name)
         now = now_ms()
         with self._tx(write=True) as conn:
             pid = self._project_id(conn, project, create=True)
@@ -275,6 +295,9 @@ class SqlRegistryMixin(RegistryStore):
         tags: Mapping[str, str] | None = None,
         statuses: Sequence[ModelVersionStatus] | None = None,
         run_id: str | None = None,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[ModelVersion]:
         with self._tx() as conn:
             pid = self._project_id(conn, project, create=False)
@@ -300,7 +323,7 @@ class SqlRegistryMixin(RegistryStore):
                         model_version_tags.c.value == value,
                     )
                 )
-            rows = conn.execute(query).all()
+            rows = conn.execute(window(query, offset, limit)).all()
             names = dict(
                 conn.execute(sa.select(registered_models.c.id, registered_models.c.name).where(registered_models.c.project_id == pid)).all()
             )
@@ -391,13 +414,15 @@ class SqlRegistryMixin(RegistryStore):
             )
         return AliasEvent(name, alias, version, current, actor, reason, now)
 
-    def alias_history(self, project: str, name: str, alias: str | None = None) -> list[AliasEvent]:
+    def alias_history(
+        self, project: str, name: str, alias: str | None = None, *, offset: int = 0, limit: int | None = None
+    ) -> list[AliasEvent]:
         with self._tx() as conn:
             model = self._model_row(conn, project, name)
             query = sa.select(alias_events).where(alias_events.c.model_id == model.id)
             if alias is not None:
                 query = query.where(alias_events.c.alias == alias)
-            rows = conn.execute(query.order_by(alias_events.c.id)).all()
+            rows = conn.execute(window(query.order_by(alias_events.c.id), offset, limit)).all()
         return [AliasEvent(name, r.alias, r.version, r.previous_version, r.actor, r.reason, r.at) for r in rows]
 
     def versions_referencing_runs(self, run_ids: Sequence[str]) -> set[str]:

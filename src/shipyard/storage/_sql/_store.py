@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,7 +32,7 @@ from shipyard.storage._filter import parse_filter, parse_order_by
 from shipyard.storage._sql import _engine
 from shipyard.storage._sql._access import SqlAccessMixin
 from shipyard.storage._sql._logged import SqlLoggedModelMixin
-from shipyard.storage._sql._registry import SqlRegistryMixin
+from shipyard.storage._sql._registry import SqlRegistryMixin, require_name, window
 from shipyard.storage._sql._schema import (
     SCHEMA_HEAD,
     artifacts,
@@ -51,6 +52,7 @@ from shipyard.storage.base import MetadataStore
 
 _CHUNK = 500
 _TAGS = tags  # method arguments named `tags` shadow the table
+_NEW_PROJECTS = "shipyard_new_projects"  # conn.info key: projects created in the open transaction
 
 
 class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataStore):
@@ -106,8 +108,18 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
             "counts": counts,
         }
 
-    def _tx(self, write: bool = False) -> Any:
-        return _engine.transaction(self._engine, write)
+    @contextlib.contextmanager
+    def _tx(self, write: bool = False) -> Iterator[sa.Connection]:
+        """One transaction. Ids of projects it creates are cached only once it commits: cached before,
+        a rollback would leave an id that no row has (foreign-key failures, lookups that find nothing)."""
+        with _engine.transaction(self._engine, write) as conn:
+            created: dict[str, int] = {}
+            conn.info[_NEW_PROJECTS] = created
+            try:
+                yield conn
+            finally:
+                del conn.info[_NEW_PROJECTS]
+        self._project_ids.update(created)
 
     def _insert(self, table: sa.Table) -> Any:
         """An INSERT with ON CONFLICT support for this dialect (imported on first use)."""
@@ -130,7 +142,8 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
                 self._insert(projects).values(name=name, created_at=now_ms()).on_conflict_do_nothing()
             )
             row = conn.execute(sa.select(projects.c.id).where(projects.c.name == name)).scalar_one()
-        if row is not None:
+            conn.info[_NEW_PROJECTS][name] = int(row)  # cached by _tx once the transaction commits
+        elif row is not None and name not in conn.info[_NEW_PROJECTS]:
             self._project_ids[name] = int(row)
         return row
 
@@ -146,6 +159,7 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
         return [Project(id=r.id, name=r.name, created_at=r.created_at) for r in rows]
 
     def create_experiment(self, project: str, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+        require_name("Experiment", name)
         now = now_ms()
         with self._tx(write=True) as conn:
             pid = self._project_id(conn, project, create=True)
@@ -212,7 +226,7 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
         return _experiment(row, project, etags)
 
     def list_experiments(
-        self, project: str, lifecycle: LifecycleStage | None = LifecycleStage.ACTIVE
+        self, project: str, lifecycle: LifecycleStage | None = LifecycleStage.ACTIVE, *, offset: int = 0, limit: int | None = None
     ) -> list[Experiment]:
         with self._tx() as conn:
             pid = self._project_id(conn, project, create=False)
@@ -221,7 +235,7 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
             query = sa.select(experiments).where(experiments.c.project_id == pid).order_by(experiments.c.id)
             if lifecycle is not None:
                 query = query.where(experiments.c.lifecycle == lifecycle.value)
-            rows = conn.execute(query).all()
+            rows = conn.execute(window(query, offset, limit)).all()
             ids = [r.id for r in rows]
             all_tags: dict[int, dict[str, str]] = {}
             for chunk in _chunks(ids):
@@ -471,14 +485,14 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
             list(latest.values()),
         )
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def get_metric_history(self, run_id: str, key: str, *, offset: int = 0, limit: int | None = None) -> list[Metric]:
         with self._tx() as conn:
             self._require_run(conn, run_id)
-            rows = conn.execute(
+            rows = conn.execute(window(
                 sa.select(metrics.c.value, metrics.c.is_nan, metrics.c.step, metrics.c.timestamp)
                 .where(metrics.c.run_id == run_id, metrics.c.key == key)
-                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
-            ).all()
+                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id), offset, limit
+            )).all()
         return [Metric(key, math.nan if r.is_nan else r.value, r.step, r.timestamp) for r in rows]
 
     def search_runs(
@@ -629,7 +643,9 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
             )
         return ArtifactRecord(run_id, path, size, sha256, now)
 
-    def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[ArtifactRecord]:
+    def list_artifacts(
+        self, run_id: str, prefix: str | None = None, *, offset: int = 0, limit: int | None = None
+    ) -> list[ArtifactRecord]:
         with self._tx() as conn:
             self._require_run(conn, run_id)
             query = sa.select(artifacts).where(artifacts.c.run_id == run_id).order_by(artifacts.c.path)
@@ -639,7 +655,7 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
                 query = query.where(
                     sa.or_(artifacts.c.path == folder, artifacts.c.path.like(escaped + "/%", escape="\\"))
                 )
-            rows = conn.execute(query).all()
+            rows = conn.execute(window(query, offset, limit)).all()
         return [ArtifactRecord(r.run_id, r.path, r.size, r.sha256, r.created_at) for r in rows]
 
 
