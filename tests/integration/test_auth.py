@@ -111,6 +111,26 @@ def test_tenant_isolation_for_every_family(setup: dict[str, Any]) -> None:
                  lambda: intruder.set_alias("A", "m", "champion", 1), lambda: intruder.alias_history("A", "m")):
         with pytest.raises(PermissionDenied):
             call()
+    # logged models: project-named calls refused, id-based calls see nothing
+    mid = f"m-{uuid.uuid4().hex}"
+    c["editor_a"].create_logged_model("A", exp_a, model_id=mid, name="model", artifact_uri="shipyard-artifacts:/A/m",
+                                      run_id=run_a)
+    for call in (lambda: intruder.search_logged_models("A"),
+                 lambda: intruder.create_logged_model("A", exp_a, model_id=f"m-{uuid.uuid4().hex}", name="x", artifact_uri="x")):
+        with pytest.raises(PermissionDenied):
+            call()
+    for call in (lambda: intruder.get_logged_model(mid), lambda: intruder.update_logged_model(mid, set_tags={"x": "1"}),
+                 lambda: intruder.delete_logged_model(mid)):
+        with pytest.raises(NotFound, match="No logged model"):
+            call()
+    with pytest.raises(PermissionDenied, match="needs editor"):
+        c["viewer_a"].update_logged_model(mid, set_tags={"x": "1"})
+    assert c["viewer_a"].get_logged_model(mid).run_id == run_a
+    # quotas are for admins
+    with pytest.raises(PermissionDenied, match="for admins"):
+        c["editor_a"].set_quota("A", "artifact_bytes", 10**12)
+    with pytest.raises(PermissionDenied, match="for admins"):
+        c["editor_a"].charge_quota("A", "artifact_bytes", -10**12)
     # listing projects shows only one's own
     assert {p.name for p in intruder.list_projects()} <= {"B"}
     assert "A" in {p.name for p in c["admin"].list_projects()}
@@ -143,3 +163,32 @@ def test_admin_routes_and_audit(setup: dict[str, Any]) -> None:
     assert f"run_id={run_id}" in (events[0].target or "")
     assert c["admin"].search_audit(action="create_token")[0].actor == "root"
     assert not any(e.action == "get_run" for e in c["admin"].search_audit(limit=1000))  # reads are not audited
+
+
+def test_mlflow_api_isolates_projects(setup: dict[str, Any]) -> None:
+    """The MLflow endpoints: a project-B token cannot read or change project A's registry, logged models
+    or runs, whatever workspace header it sends."""
+    c, url, tokens = setup["clients"], setup["server"].url, setup["tokens"]
+    run_a = _run(c["editor_a"], "A")
+    c["editor_a"].create_model_version("A", "iso", source="s", storage_uri="u", run_id=run_a, flavor="sklearn",
+                                       manifest={}, manifest_sha256="a" * 64, signature={}, status=ModelVersionStatus.READY)
+    mid = f"m-{uuid.uuid4().hex}"
+    c["editor_a"].create_logged_model("A", c["editor_a"].get_run(run_a).experiment_id, model_id=mid, name="model",
+                                      artifact_uri="shipyard-artifacts:/A/m")
+    api = f"{url}/api/2.0/mlflow"
+    for headers in ({}, {"x-mlflow-workspace": "A"}):
+        h = {"authorization": f"Bearer {tokens['editor_b']}", **headers}
+        reads = [httpx.get(f"{api}/registered-models/get", params={"name": "iso"}, headers=h),
+                 httpx.get(f"{api}/model-versions/get", params={"name": "iso", "version": "1"}, headers=h),
+                 httpx.get(f"{api}/logged-models/{mid}", headers=h),
+                 httpx.get(f"{api}/runs/get", params={"run_id": run_a}, headers=h)]
+        assert all(r.status_code in (403, 404) for r in reads), [r.text for r in reads]
+        writes = [httpx.post(f"{api}/registered-models/alias", json={"name": "iso", "alias": "x", "version": "1"}, headers=h),
+                  httpx.patch(f"{api}/logged-models/{mid}", json={"status": "LOGGED_MODEL_READY"}, headers=h),
+                  httpx.post(f"{api}/model-versions/create", json={"name": "iso", "source": f"models:/{mid}", "model_id": mid},
+                             headers=h)]
+        assert all(r.status_code in (403, 404) for r in writes), [r.text for r in writes]
+    own = {"authorization": f"Bearer {tokens['viewer_a']}"}
+    assert httpx.get(f"{api}/registered-models/get", params={"name": "iso"}, headers=own).status_code == 200
+    denied = httpx.post(f"{api}/registered-models/alias", json={"name": "iso", "alias": "x", "version": "1"}, headers=own)
+    assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
