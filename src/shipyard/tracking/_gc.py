@@ -52,11 +52,15 @@ def collect(workspace: Workspace, dry_run: bool = False, temp_age_s: float = 360
         # Runs that back a registered model version keep their record and artifacts.
         backing = {mv.run_id for mv in store.search_model_versions(project.name) if mv.run_id}
         doomed = [r for r in deleted if r.id not in backing]
+        release = getattr(store, "charge_quota", None)
         for run in doomed:
             artifacts = store_for(workspace, run.artifact_uri)
-            files += len(artifacts.list(""))
+            sizes = artifacts.sizes("")
+            files += len(sizes)
             if not dry_run:
                 artifacts.delete("")
+                if release is not None and sizes:  # the bytes leave the project's artifact_bytes usage
+                    release(project.name, "artifact_bytes", -sum(sizes.values()))
         purged += len(doomed)
         if not dry_run and doomed:
             store.delete_runs_permanently([r.id for r in doomed])

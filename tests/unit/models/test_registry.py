@@ -217,11 +217,14 @@ def test_gc_keeps_runs_that_back_a_version() -> None:
     with sy.start_run() as other:
         other.log_text("x", "x.txt")
     sy.register_model(uri, "kept")
-    client = sy.TrackingClient(__import__("shipyard.workspace").workspace.current_workspace())
+    ws = __import__("shipyard.workspace").workspace.current_workspace()
+    client = sy.TrackingClient(ws)
+    ws.metadata.charge_quota("default", "artifact_bytes", 1000)  # as if uploaded through a server
     client.delete_run(run.id)
     client.delete_run(other.id)
     result = CliRunner().invoke(app, ["store", "gc"])
     assert "purge 1 deleted run(s)" in result.output
+    assert ws.metadata.list_quotas("default")[0].used == 999  # x.txt's byte left the project's usage
     assert len(sy.load_model("models:/kept/1").predict(numeric(data()))) == 300
 
 
