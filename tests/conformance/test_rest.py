@@ -27,3 +27,14 @@ class TestRestArtifacts(ArtifactStoreSuite):
         client = RestStore(live_server.url)
         yield RestArtifactStore(f"shipyard-artifacts:/suite-{uuid.uuid4().hex}", client.http)
         client.close()
+
+
+class TestRestArtifactsMultipart(ArtifactStoreSuite):
+    """The same suite with 4 MiB parts: the larger files go up as multipart uploads (and the failing
+    producer dies in the middle of one, which must leave nothing behind)."""
+
+    @pytest.fixture
+    def store(self, live_server: Any) -> Iterator[RestArtifactStore]:
+        client = RestStore(live_server.url)
+        yield RestArtifactStore(f"shipyard-artifacts:/suite-{uuid.uuid4().hex}", client.http, part_size=4 * 1024 * 1024)
+        client.close()

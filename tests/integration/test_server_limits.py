@@ -93,3 +93,28 @@ def test_a_stalled_artifact_upload_gets_408_and_keeps_nothing(limited: tuple[Liv
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
     assert ws.artifacts.list("default") == []
+
+
+def test_quota_covers_the_shipyard_artifact_api_single_and_multipart(limited: tuple[LiveServer, Workspace]) -> None:
+    from shipyard.artifacts._rest import RestArtifactStore
+    from shipyard.exceptions import QuotaExceeded
+
+    server, ws = limited
+    store = ws.metadata
+    store.set_quota("q", "artifact_bytes", 10_000)  # type: ignore[attr-defined]
+    with httpx.Client(base_url=server.url) as http:
+        art = RestArtifactStore("shipyard-artifacts:/q/files", http, part_size=3000)
+        art.write("small.bin", b"s" * 2000)                      # one request
+        art.write("big.bin", b"b" * 7000)                        # three parts
+        assert store.list_quotas("q")[0].used == 9000  # type: ignore[attr-defined]
+        with pytest.raises(QuotaExceeded, match="artifact_bytes"):
+            art.write("more.bin", b"m" * 2000)
+        with pytest.raises(QuotaExceeded, match="artifact_bytes"):
+            art.write("more-big.bin", b"m" * 6500)
+        assert sorted(art.list()) == ["big.bin", "small.bin"]
+        chunked = http.put("/api/v1/artifacts/q/files/chunked.bin", content=iter([b"c" * 1000, b"c" * 1000]))
+        assert chunked.status_code == 403 and chunked.json()["error_code"] == "QUOTA_EXCEEDED"
+        assert sorted(art.list()) == ["big.bin", "small.bin"]
+        art.delete("big.bin")  # deleting releases the bytes
+        assert store.list_quotas("q")[0].used == 2000  # type: ignore[attr-defined]
+        art.write("more.bin", b"m" * 2000)

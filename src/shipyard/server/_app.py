@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import inspect
 import json
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, create_model
-from starlette.concurrency import run_in_threadpool
 
-from shipyard._internal._hashing import CHUNK
 from shipyard._internal._wire import error_body
 from shipyard.access import Principal, authenticate
 from shipyard.access._tokens import ANONYMOUS
-from shipyard.entities import Role
 from shipyard.exceptions import InvalidParameter, NotFound, PermissionDenied, ShipyardError
 from shipyard.server._authz import authorize, is_mutation, target
 from shipyard.storage import _rest_protocol as proto
@@ -89,6 +85,10 @@ def _store_route(app: FastAPI, workspace: Workspace, op: str, admin: bool = Fals
         else:
             project = authorize(store, principal, op, kwargs)
         mutation = admin and not op.startswith(("get_", "list_", "search_")) or (not admin and is_mutation(op))
+        page = proto.page_size(op)
+        if page is not None:  # at most one page per response; one extra row tells whether more remain
+            limit = kwargs.get("limit")
+            kwargs["limit"] = min(page if limit is None else limit, page) + 1 if limit != 0 else 0
         try:
             result = method(**kwargs)
         except ShipyardError as exc:
@@ -99,7 +99,11 @@ def _store_route(app: FastAPI, workspace: Workspace, op: str, admin: bool = Fals
             audit(request, principal, op, project, target(kwargs), 200)
         if op == "list_projects" and principal.project is not None:
             result = [p for p in result if p.name == principal.project]
-        return NanJSONResponse(proto.encode(result))
+        headers = {}
+        if page is not None and len(result) >= kwargs["limit"]:
+            result = result[:-1]
+            headers[proto.NEXT_OFFSET] = str(kwargs.get("offset", 0) + len(result))
+        return NanJSONResponse(proto.encode(result), headers=headers)
 
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
@@ -110,63 +114,6 @@ def _store_route(app: FastAPI, workspace: Workspace, op: str, admin: bool = Fals
     prefix = proto.ADMIN_PREFIX if admin else proto.STORE_PREFIX
     app.post(f"{prefix}/{op}", name=op, summary=op.replace("_", " "), description=doc,
              tags=["admin" if admin else "store"], response_class=NanJSONResponse)(endpoint)
-
-
-def _artifact_project(path: str) -> str:
-    return path.strip("/").split("/", 1)[0]
-
-
-def _check_artifact(request: Request, path: str, role: Role) -> tuple[Principal, str]:
-    principal = principal_of(request)
-    project = _artifact_project(path)
-    if not principal.can(project, Role.VIEWER) and not principal.is_admin:
-        raise NotFound(f"No artifact at {path}.")
-    principal.require(project, role)
-    return principal, project
-
-
-def _artifact_routes(app: FastAPI, workspace: Workspace) -> None:
-    store = workspace.artifacts
-
-    @app.put(f"{proto.ARTIFACTS_PREFIX}/{{path:path}}", tags=["artifacts"], summary="upload an artifact (streamed)")
-    async def upload(path: str, request: Request) -> Response:
-        principal, project = await run_in_threadpool(_check_artifact, request, path, Role.EDITOR)
-        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-            async for chunk in request.stream():
-                spool.write(chunk)
-            spool.seek(0)
-            size, sha = await run_in_threadpool(store.write, path, spool)  # type: ignore[arg-type]
-        await run_in_threadpool(audit, request, principal, "upload_artifact", project, path, 200)
-        return NanJSONResponse({"path": path, "size": size, "sha256": sha})
-
-    @app.get(f"{proto.ARTIFACTS_PREFIX}/{{path:path}}", tags=["artifacts"], summary="download an artifact (streamed)")
-    def download(path: str, request: Request) -> Response:
-        _check_artifact(request, path, Role.VIEWER)
-        reader = store.open_reader(path)
-
-        def chunks() -> Any:
-            with reader:
-                while True:
-                    block = reader.read(CHUNK)
-                    if not block:
-                        break
-                    yield block
-
-        return StreamingResponse(chunks(), media_type="application/octet-stream")
-
-    @app.get(f"{proto.ARTIFACTS_PREFIX}-list", tags=["artifacts"], summary="list artifacts under a prefix")
-    def list_artifacts(request: Request, prefix: str = "") -> Response:
-        _check_artifact(request, prefix, Role.VIEWER)
-        return NanJSONResponse({"paths": store.list(prefix)})
-
-    @app.delete(f"{proto.ARTIFACTS_PREFIX}-list", tags=["artifacts"], summary="delete artifacts under a prefix")
-    def delete_artifacts(request: Request, prefix: str) -> Response:
-        if not prefix.strip("/"):
-            raise InvalidParameter("Refusing to delete the whole artifact root: give a prefix.")
-        principal, project = _check_artifact(request, prefix, Role.EDITOR)
-        deleted = store.delete(prefix)
-        audit(request, principal, "delete_artifacts", project, prefix, 200)
-        return NanJSONResponse({"deleted": deleted})
 
 
 def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAPI:
@@ -187,6 +134,10 @@ def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAP
     )
     app.state.workspace = ws
     app.state.auth = auth
+    from shipyard.server._limits import RequestLimits
+
+    app.add_middleware(RequestLimits, max_body_bytes=ws.settings.server_max_body_bytes,  # type: ignore[arg-type]
+                       body_timeout=ws.settings.server_body_timeout)
 
     @app.exception_handler(ShipyardError)
     async def shipyard_error(request: Request, exc: ShipyardError) -> Response:
@@ -195,7 +146,8 @@ def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAP
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return NanJSONResponse({"error_code": "INVALID_PARAMETER", "message": f"Invalid request: {problems}"}, status_code=422)
+        return NanJSONResponse({"error_code": "INVALID_PARAMETER", "message": f"Invalid request: {problems}",
+                                "hint": "Fix the fields listed; the request schemas are at /docs."}, status_code=422)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -221,6 +173,8 @@ def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAP
         _store_route(app, ws, op)
     for op in proto.admin_operations():
         _store_route(app, ws, op, admin=True)
+    from shipyard.server._artifacts import _artifact_routes
+
     _artifact_routes(app, ws)
     from shipyard.server._mlflow import install
 

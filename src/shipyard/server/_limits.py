@@ -14,7 +14,13 @@ from typing import Any
 from shipyard._internal._wire import error_body
 from shipyard.exceptions import Overloaded, RequestTooLarge, ShipyardError
 
-STREAMING_PREFIXES = ("/api/v1/artifacts", "/api/2.0/mlflow-artifacts")
+STREAMING_PREFIXES = ("/api/v1/artifacts/", "/api/v1/artifacts-uploads/", "/api/2.0/mlflow-artifacts/")
+
+
+def is_streaming(path: str) -> bool:
+    """Routes whose body is file bytes streamed to the artifact store (not JSON): uploads and parts,
+    but not the JSON ``complete`` of a multipart upload."""
+    return path.startswith(STREAMING_PREFIXES) and not path.endswith("/complete")
 
 
 class RequestTimeout(Overloaded):
@@ -35,7 +41,7 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"].startswith(STREAMING_PREFIXES):
+        if is_streaming(scope["path"]):
             await self.app(scope, self._idle_guard(receive), send)
             return
         length = next((v for k, v in scope["headers"] if k == b"content-length"), None)

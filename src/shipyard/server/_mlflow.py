@@ -385,7 +385,7 @@ def _endpoint(handler: Callable[[_Ctx], dict[str, Any]]) -> Callable[..., Any]:
 def _artifact_path(request: Request, path: str, role: Role) -> tuple[_Ctx, str]:
     ctx = _Ctx(request, {})
     project = path.strip("/").split("/", 1)[0]
-    if project != ctx.project and not ctx.principal.is_admin:
+    if project == ".shipyard-uploads" or (project != ctx.project and not ctx.principal.is_admin):
         raise NotFound(f"No artifact at {path}.")
     ctx.project = project
     ctx.need(role)
