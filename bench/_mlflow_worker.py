@@ -3,10 +3,19 @@
     bench/.venv-mlflow/bin/python bench/_mlflow_worker.py info
     bench/.venv-mlflow/bin/python bench/_mlflow_worker.py W1 --reps 3 --workdir /tmp/x
     bench/.venv-mlflow/bin/python bench/_mlflow_worker.py W4 --reps 3 --workdir /tmp/x
+    bench/.venv-mlflow/bin/python bench/_mlflow_worker.py W1,W2 --workdir /tmp/x \
+        --tracking-uri http://127.0.0.1:5000 --server-pids 123,124 --sizes '{"W1": {"RUNS": 2}}'
 
-Prints one line ``BENCH_RESULT {json}`` on stdout (anything else on stdout/stderr is noise).
+Prints one line ``BENCH_RESULT {json}`` on stdout (anything else on stdout/stderr is noise): the
+workload's result, or for a comma-separated list ``{"W1": result, ...}``.
 Each repetition gets a fresh SQLite database in its own directory under ``--workdir``; creating the
 database (MLflow's migrations) is not timed. Only MLflow's public client API is used.
+
+With ``--tracking-uri`` (bench/server.py) the client talks to that server instead: each repetition
+gets a fresh experiment there, the client's HTTP requests are counted, the CPU time of the
+``--server-pids`` processes is read around each timed phase (bench/_proc.py), ``--sizes`` resizes
+the workloads (bench/_workloads.py ``resize``), and a workload that fails reports
+``{"error": ..., "during": ...}`` instead of ending the worker.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ for _name in ("mlflow", "alembic", "sqlalchemy"):
     logging.getLogger(_name).setLevel(logging.ERROR)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _proc  # noqa: E402
 import _workloads as wl  # noqa: E402
 import mlflow  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
@@ -45,14 +55,24 @@ from mlflow.entities import Metric, Param  # noqa: E402
 
 logging.getLogger("mlflow").setLevel(logging.ERROR)
 
+# Set by main() for bench/server.py: the server to log to (None: a SQLite file per repetition), the
+# meter of its CPU and of this client's requests, and the step being run (named in an error report).
+TRACKING_URI: str | None = None
+METER = _proc.Meter()
+STAGE = ["start"]
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
 def _open(directory: Path, experiment: str) -> tuple[MlflowClient, str, str]:
-    """A client on a fresh SQLite database in ``directory`` (schema created here, untimed)."""
+    """A client on a fresh SQLite database in ``directory`` (schema created here, untimed); with
+    --tracking-uri, a fresh experiment on that server, named after ``directory``."""
     directory.mkdir(parents=True, exist_ok=False)
+    if TRACKING_URI:
+        client = MlflowClient(tracking_uri=TRACKING_URI)
+        return client, client.create_experiment(f"{experiment}-{directory.parent.name}-{directory.name}"), TRACKING_URI
     uri = f"sqlite:///{directory / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
     exp_id = client.create_experiment(experiment, artifact_location=(directory / "artifacts").as_uri())
@@ -99,13 +119,14 @@ def w1(workdir: Path, reps: int) -> dict[str, Any]:
         client, exp_id, _ = _open(workdir / f"w1-{rep}", "w1")
         run_id = ""
         t0 = time.perf_counter()
-        for r in range(wl.RUNS):
-            run_id = client.create_run(exp_id, run_name=f"w1-{r}").info.run_id
-            for key, value in params:
-                client.log_param(run_id, key, value)
-            for key, value, step in metrics:
-                client.log_metric(run_id, key, value, step=step)
-            client.set_terminated(run_id)
+        with METER.phase("W1", calls=wl.RUNS * wl.CALLS_PER_RUN):
+            for r in range(wl.RUNS):
+                run_id = client.create_run(exp_id, run_name=f"w1-{r}").info.run_id
+                for key, value in params:
+                    client.log_param(run_id, key, value)
+                for key, value, step in metrics:
+                    client.log_metric(run_id, key, value, step=step)
+                client.set_terminated(run_id)
         seconds.append(time.perf_counter() - t0)
         _check_run(client, run_id)
     return {"seconds": seconds, "calls": wl.RUNS * wl.CALLS_PER_RUN}
@@ -121,15 +142,16 @@ def w2(workdir: Path, reps: int) -> dict[str, Any]:
         run_id = ""
         calls = 0
         t0 = time.perf_counter()
-        for r in range(wl.RUNS):
-            run_id = client.create_run(exp_id, run_name=f"w2-{r}").info.run_id
-            ts = _now_ms()
-            ms = [Metric(key, value, ts, step) for key, value, step in metrics]
-            ps = [Param(key, str(value)) for key, value in params]
-            for chunk_m, chunk_p in _batches(ms, ps):
-                client.log_batch(run_id, metrics=chunk_m, params=chunk_p)
-                calls += 1
-            client.set_terminated(run_id)
+        with METER.phase("W2", calls=wl.RUNS * wl.VALUES_PER_RUN):
+            for r in range(wl.RUNS):
+                run_id = client.create_run(exp_id, run_name=f"w2-{r}").info.run_id
+                ts = _now_ms()
+                ms = [Metric(key, value, ts, step) for key, value, step in metrics]
+                ps = [Param(key, str(value)) for key, value in params]
+                for chunk_m, chunk_p in _batches(ms, ps):
+                    client.log_batch(run_id, metrics=chunk_m, params=chunk_p)
+                    calls += 1
+                client.set_terminated(run_id)
         seconds.append(time.perf_counter() - t0)
         _check_run(client, run_id)
     return {"seconds": seconds, "values": wl.RUNS * wl.VALUES_PER_RUN, "log_batch_calls_per_run": calls // wl.RUNS}
@@ -156,10 +178,11 @@ def w3(workdir: Path, queries: int) -> dict[str, Any]:
 
     names = [r.info.run_name for r in search()]  # warm-up
     times = []
-    for _ in range(queries):
-        t0 = time.perf_counter()
-        search()
-        times.append(time.perf_counter() - t0)
+    with METER.phase("W3 search", calls=queries):
+        for _ in range(queries):
+            t0 = time.perf_counter()
+            search()
+            times.append(time.perf_counter() - t0)
 
     # The DataFrame flavour (mlflow.search_runs), the counterpart of Shipyard's search_runs.
     mlflow.set_tracking_uri(uri)
@@ -172,10 +195,11 @@ def w3(workdir: Path, queries: int) -> dict[str, Any]:
 
     names_df = list(search_df()["tags.mlflow.runName"])  # warm-up
     times_df = []
-    for _ in range(queries):
-        t0 = time.perf_counter()
-        search_df()
-        times_df.append(time.perf_counter() - t0)
+    with METER.phase("W3 search_df", calls=queries):
+        for _ in range(queries):
+            t0 = time.perf_counter()
+            search_df()
+            times_df.append(time.perf_counter() - t0)
     return {"setup_seconds": setup, "search_seconds": times, "names": names,
             "search_df_seconds": times_df, "names_df": names_df}
 
@@ -208,39 +232,50 @@ def w4(workdir: Path, reps: int) -> dict[str, Any]:
         times: dict[str, list[float]] = {op: [] for op in ops}
 
         # Warm-up, untimed: a first log_model / register / alias / load on a throw-away model name.
+        STAGE[0] = "warm-up: mlflow.sklearn.log_model"
         with mlflow.start_run(experiment_id=exp_id, run_name="w4-warm-up"):
             info = mlflow.sklearn.log_model(model, name="model", input_example=example)
+        STAGE[0] = "warm-up: mlflow.register_model"
         mlflow.register_model(info.model_uri, "warm-up-model")
+        STAGE[0] = "warm-up: set_registered_model_alias"
         client.set_registered_model_alias("warm-up-model", alias, 1)
+        STAGE[0] = "warm-up: mlflow.pyfunc.load_model"
         mlflow.pyfunc.load_model(f"models:/warm-up-model@{alias}").predict(example)
 
+        STAGE[0] = "mlflow.sklearn.log_model"
         for i in range(wl.W4_LOG_MODELS if rep == 0 else 0):
-            with mlflow.start_run(experiment_id=exp_id, run_name=f"w4-{i}"):
+            with mlflow.start_run(experiment_id=exp_id, run_name=f"w4-{i}"), METER.phase("W4 log_model", calls=1):
                 t0 = time.perf_counter()
                 info = mlflow.sklearn.log_model(model, name="model", input_example=example)
                 times["log_model"].append(time.perf_counter() - t0)
 
+        STAGE[0] = "mlflow.register_model"
         versions = []
-        for _ in range(wl.W4_VERSIONS):
-            t0 = time.perf_counter()
-            mv = mlflow.register_model(info.model_uri, name)
-            times["register"].append(time.perf_counter() - t0)
-            versions.append(int(mv.version))
+        with METER.phase("W4 register", calls=wl.W4_VERSIONS):
+            for _ in range(wl.W4_VERSIONS):
+                t0 = time.perf_counter()
+                mv = mlflow.register_model(info.model_uri, name)
+                times["register"].append(time.perf_counter() - t0)
+                versions.append(int(mv.version))
 
-        for i in range(wl.W4_ALIAS_MOVES):
-            t0 = time.perf_counter()
-            client.set_registered_model_alias(name, alias, versions[i % len(versions)])
-            times["alias"].append(time.perf_counter() - t0)
+        STAGE[0] = "set_registered_model_alias"
+        with METER.phase("W4 alias", calls=wl.W4_ALIAS_MOVES):
+            for i in range(wl.W4_ALIAS_MOVES):
+                t0 = time.perf_counter()
+                client.set_registered_model_alias(name, alias, versions[i % len(versions)])
+                times["alias"].append(time.perf_counter() - t0)
         alias_version = int(client.get_model_version_by_alias(name, alias).version)
 
+        STAGE[0] = "mlflow.pyfunc.load_model"
         predictions: list[int] = []
-        for _ in range(wl.W4_LOADS):
-            t0 = time.perf_counter()
-            loaded = mlflow.pyfunc.load_model(model_uri)
-            times["load"].append(time.perf_counter() - t0)
-            predictions = [int(p) for p in loaded.predict(example)]  # outside the timing
-            if predictions != expected:
-                raise SystemExit(f"MLflow {model_uri} predicted {predictions}, expected {expected}")
+        with METER.phase("W4 load", calls=wl.W4_LOADS):
+            for _ in range(wl.W4_LOADS):
+                t0 = time.perf_counter()
+                loaded = mlflow.pyfunc.load_model(model_uri)
+                times["load"].append(time.perf_counter() - t0)
+                predictions = [int(p) for p in loaded.predict(example)]  # outside the timing
+                if predictions != expected:
+                    raise SystemExit(f"MLflow {model_uri} predicted {predictions}, expected {expected}")
         agree = int((mlflow.pyfunc.load_model(model_uri).predict(X) == model.predict(X)).sum())
         for op, values in times.items():
             out[f"{op}_seconds"] += values
@@ -289,29 +324,79 @@ def info() -> dict[str, Any]:
     }
 
 
+def _count_requests() -> Any:
+    """Count every HTTP request the mlflow client sends (its REST calls and artifact transfers all go
+    through ``requests``); returns the counter for the meter."""
+    import requests.adapters
+
+    count = [0]
+    send = requests.adapters.HTTPAdapter.send
+
+    def counted(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return send(self, request, *args, **kwargs)
+
+    requests.adapters.HTTPAdapter.send = counted  # type: ignore[method-assign]
+    return lambda: count[0]
+
+
+def _run(name: str, args: argparse.Namespace, sizes: dict[str, Any]) -> dict[str, Any]:
+    extra = dict(sizes.get(name, {}))
+    reps, queries = int(extra.pop("reps", args.reps)), int(extra.pop("queries", args.queries))
+    wl.resize(**extra)
+    STAGE[0] = name
+    fn = {"W1": w1, "W2": w2, "W4": w4}.get(name)
+    return fn(args.workdir, reps) if fn else w3(args.workdir, queries)
+
+
 def main() -> None:
+    global TRACKING_URI, METER
     parser = argparse.ArgumentParser()
-    parser.add_argument("workload", choices=["info", "W1", "W2", "W3", "W4"])
+    parser.add_argument("workload", help="info, W1, W2, W3 or W4, or a comma-separated list of workloads")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--queries", type=int, default=wl.W3_QUERIES)
+    parser.add_argument("--tracking-uri", help="log to this MLflow-compatible server (bench/server.py)")
+    parser.add_argument("--server-pids", default="", help="comma-separated pids of the server's processes")
+    parser.add_argument("--sizes", default="{}", help='JSON: per workload, sizes for wl.resize, "reps", "queries"')
     args = parser.parse_args()
+    names = [n.strip() for n in args.workload.split(",") if n.strip()]
     if args.workload == "info":
-        result = info()
-    else:
-        if args.workdir is None:
-            parser.error("--workdir is required")
-        warm_up(args.workdir)
-        if args.workload == "W4":
-            result = w4(args.workdir, args.reps)
-        elif args.workload == "W1":
-            result = w1(args.workdir, args.reps)
-        elif args.workload == "W2":
-            result = w2(args.workdir, args.reps)
-        else:
-            result = w3(args.workdir, args.queries)
+        sys.stdout.write("BENCH_RESULT " + json.dumps(info()) + "\n")
+        return
+    if not names or set(names) - {"W1", "W2", "W3", "W4"}:
+        parser.error(f"unknown workload in {args.workload!r}: choose info, or from W1, W2, W3, W4")
+    if args.workdir is None:
+        parser.error("--workdir is required")
+    if args.tracking_uri:
+        TRACKING_URI = args.tracking_uri
+        pids = [int(p) for p in args.server_pids.split(",") if p]
+        METER = _proc.Meter(pids, _count_requests())
+    sizes = json.loads(args.sizes)
+    warm_up(args.workdir)
+    results: dict[str, Any] = {}
+    for name in names:
+        if not TRACKING_URI:
+            results[name] = _run(name, args, sizes)
+            continue
+        try:  # against a server, a workload it does not serve is a result, not a crash
+            results[name] = _run(name, args, sizes)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported to bench/server.py
+            results[name] = {"error": f"{type(exc).__name__}: {str(exc).strip()[:600]}", "during": STAGE[0]}
+    if TRACKING_URI:
+        for name, phases in _phases_by_workload().items():
+            if name in results:
+                results[name]["meter"] = phases
+    result = results[names[0]] if len(names) == 1 else results
     sys.stdout.write("BENCH_RESULT " + json.dumps(result) + "\n")
     sys.stdout.flush()
+
+
+def _phases_by_workload() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for phase, data in METER.phases.items():
+        out.setdefault(phase.split()[0], {})[phase] = data
+    return out
 
 
 if __name__ == "__main__":

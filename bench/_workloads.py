@@ -42,6 +42,27 @@ MLFLOW_MAX_PARAMS_PER_BATCH = 100
 MLFLOW_MAX_ENTITIES_PER_BATCH = 1000
 
 
+# The sizes above, as defined; resize() starts from these.
+_SIZES = ("RUNS", "N_PARAMS", "N_STEPS", "N_METRICS", "W3_RUNS", "W3_QUERIES",
+          "W4_LOG_MODELS", "W4_VERSIONS", "W4_ALIAS_MOVES", "W4_LOADS")
+DEFAULT_SIZES: dict[str, int] = {name: globals()[name] for name in _SIZES}
+
+
+def resize(**sizes: int) -> None:
+    """Set the workload sizes: the defaults above, overridden by ``sizes`` (e.g. ``RUNS=2, N_STEPS=20``).
+
+    bench/server.py runs smaller workloads than bench/tracking.py (one HTTP request per value is
+    slow) and calls this on both sides with the same values before each workload; the derived
+    counts follow. Unknown names raise ``ValueError``."""
+    unknown = sorted(set(sizes) - set(_SIZES))
+    if unknown:
+        raise ValueError(f"unknown workload size(s) {unknown}; valid: {', '.join(_SIZES)}")
+    g = globals()
+    g.update(DEFAULT_SIZES)
+    g.update({name: int(value) for name, value in sizes.items()})
+    g["CALLS_PER_RUN"] = g["VALUES_PER_RUN"] = N_PARAMS + N_STEPS * N_METRICS
+
+
 def param_items() -> list[tuple[str, int]]:
     return [(f"p{i}", i * 7) for i in range(N_PARAMS)]
 

@@ -1,0 +1,79 @@
+"""Server CPU and request counts per timed phase, read from /proc (Linux). Standard library only.
+
+Imported by ``bench/server.py`` (the project's environment) and by ``bench/_mlflow_worker.py``
+(bench/.venv-mlflow), so both sides of the server benchmark measure a server the same way: the
+CPU time (user + system, all threads) of the server's processes before and after a phase, and the
+number of HTTP requests the client sent during it (counted by the client's own HTTP layer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads, live and exited); 0 if gone.
+    With ``children``, plus those of its children that have exited and been waited for.
+
+    /proc/<pid>/stat counts in clock ticks (10 ms here), so a phase needs some hundreds of
+    milliseconds of server CPU before its per-request figure means much."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()  # fields 3.. of proc(5); utime, stime, cutime, cstime: 14-17
+    return sum(int(f) for f in fields[11 : 15 if children else 13]) / _TICK
+
+
+def process_tree(root: int) -> list[tuple[int, int, str]]:
+    """``(pid, parent pid, command line)`` of ``root`` and all its live descendants, parents first."""
+    procs: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        procs[int(entry.name)] = (int(stat[stat.rindex(")") + 2 :].split()[1]), cmd)
+    out: list[tuple[int, int, str]] = []
+    todo = [root] if root in procs else []
+    while todo:
+        pid = todo.pop(0)
+        out.append((pid, procs[pid][0], procs[pid][1]))
+        todo += sorted(p for p, (ppid, _) in procs.items() if ppid == pid)
+    return out
+
+
+class Meter:
+    """Accumulates, per named phase: client calls, HTTP requests and each server process's CPU.
+
+    ``pids`` are the server's processes; ``requests`` returns the client's running request count.
+    With no pids the meter only counts requests (and costs two function calls per phase)."""
+
+    def __init__(self, pids: Sequence[int] = (), requests: Callable[[], int] = lambda: 0) -> None:
+        self.pids = list(pids)
+        self.requests = requests
+        self.phases: dict[str, dict[str, Any]] = {}
+
+    @contextlib.contextmanager
+    def phase(self, name: str, calls: int) -> Iterator[None]:
+        cpu0 = [cpu_seconds(p) for p in self.pids]
+        req0 = self.requests()
+        try:
+            yield
+        finally:
+            req1 = self.requests()
+            cpu1 = [cpu_seconds(p) for p in self.pids]
+            got = self.phases.setdefault(name, {"calls": 0, "requests": 0, "cpu": {str(p): 0.0 for p in self.pids}})
+            got["calls"] += calls
+            got["requests"] += req1 - req0
+            for pid, a, b in zip(self.pids, cpu0, cpu1, strict=True):
+                got["cpu"][str(pid)] += b - a
