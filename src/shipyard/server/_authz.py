@@ -14,6 +14,23 @@ _ADMIN_OPS = {"delete_runs_permanently"}
 _TARGET_KEYS = ("run_id", "model_id", "name", "id", "experiment_id", "version", "alias", "path", "dataset_id")
 
 
+_RUN_PROJECTS: dict[tuple[int, str], str] = {}
+_RUN_CACHE_SIZE = 100_000
+
+
+def run_project(store: Any, run_id: str) -> str:
+    """The project of a run, remembered per process (a run never changes project, and a run that is
+    gone is still refused by the store call that follows)."""
+    key = (id(store), run_id)
+    project = _RUN_PROJECTS.get(key)
+    if project is None:
+        project = str(store.get_run(run_id).project)
+        if len(_RUN_PROJECTS) >= _RUN_CACHE_SIZE:
+            _RUN_PROJECTS.clear()
+        _RUN_PROJECTS[key] = project
+    return project
+
+
 def needed_role(op: str) -> Role:
     if op in _ADMIN_OPS:
         return Role.ADMIN
@@ -36,7 +53,7 @@ def authorize(store: Any, principal: Principal, op: str, kwargs: dict[str, Any])
         return str(project)
     if "run_id" in kwargs:
         run_id = kwargs["run_id"]
-        project = store.get_run(run_id).project
+        project = run_project(store, run_id)
         if not principal.can(project, Role.VIEWER):
             raise NotFound(f"No run with id {run_id!r}. Find runs with `shipyard runs list` or sy.search_runs().")
         principal.require(project, role)

@@ -109,6 +109,16 @@ class _Ctx:
             "tags": [{"key": k, "value": v} for k, v in exp.tags.items()],
         }
 
+    def run_ref(self, run_id: str, role: Role) -> str:
+        """Check access to a run without loading it (the write paths); returns its id."""
+        from shipyard.server._authz import run_project
+
+        project = run_project(self.store, run_id)
+        if project != self.project or not self.principal.can(project, Role.VIEWER):
+            raise NotFound(f"Run '{run_id}' not found.")
+        self.principal.require(project, role)
+        return run_id
+
     def run_of(self, run_id: str, role: Role = Role.VIEWER) -> Run:
         run: Run = self.store.get_run(run_id)
         if run.project != self.project or not self.principal.can(run.project, Role.VIEWER):
@@ -248,36 +258,36 @@ def _run_lifecycle(stage: LifecycleStage) -> Callable[[_Ctx], dict[str, Any]]:
 
 
 def log_metric(c: _Ctx) -> dict[str, Any]:
-    run = c.run_of(c.arg("run_id") or c.arg("run_uuid"), Role.EDITOR)
+    run_id = c.run_ref(c.arg("run_id") or c.arg("run_uuid"), Role.EDITOR)
     metric = Metric(c.arg("key"), _value(c.arg("value")), int(c.arg("step") or 0), int(c.arg("timestamp") or now_ms()))
-    c.store.log_batch(run.id, metrics=[metric])
+    c.store.log_batch(run_id, metrics=[metric])
     return {}
 
 
 def log_param(c: _Ctx) -> dict[str, Any]:
-    run = c.run_of(c.arg("run_id") or c.arg("run_uuid"), Role.EDITOR)
-    c.store.log_batch(run.id, params=[Param(c.arg("key"), str(c.arg("value")))])
+    run_id = c.run_ref(c.arg("run_id") or c.arg("run_uuid"), Role.EDITOR)
+    c.store.log_batch(run_id, params=[Param(c.arg("key"), str(c.arg("value")))])
     return {}
 
 
 def set_tag(c: _Ctx) -> dict[str, Any]:
-    run = c.run_of(c.arg("run_id") or c.arg("run_uuid"), Role.EDITOR)
+    run_id = c.run_ref(c.arg("run_id") or c.arg("run_uuid"), Role.EDITOR)
     key, value = c.arg("key"), str(c.arg("value"))
     if key == "mlflow.runName":
-        c.store.update_run(run.id, name=value)
-    c.store.log_batch(run.id, tags=[RunTag(key, value)])
+        c.store.update_run(run_id, name=value)
+    c.store.log_batch(run_id, tags=[RunTag(key, value)])
     return {}
 
 
 def log_batch(c: _Ctx) -> dict[str, Any]:
-    run = c.run_of(c.arg("run_id"), Role.EDITOR)
+    run_id = c.run_ref(c.arg("run_id"), Role.EDITOR)
     metrics = [Metric(m["key"], _value(m["value"]), int(m.get("step") or 0), int(m.get("timestamp") or now_ms()))
                for m in c.arg("metrics", []) or []]
     params = [Param(p["key"], str(p["value"])) for p in c.arg("params", []) or []]
     tags = [RunTag(t["key"], str(t["value"])) for t in c.arg("tags", []) or []]
     if len(metrics) > 1000 or len(params) > 100 or len(tags) > 100:
         raise InvalidParameter("A batch may hold at most 1000 metrics, 100 params and 100 tags.")
-    c.store.log_batch(run.id, metrics, params, tags)
+    c.store.log_batch(run_id, metrics, params, tags)
     return {}
 
 
@@ -375,8 +385,7 @@ def _endpoint(handler: Callable[[_Ctx], dict[str, Any]]) -> Callable[..., Any]:
                     return _error(InvalidParameter("The request body is not valid JSON."))
                 if not isinstance(body, dict):
                     return _error(InvalidParameter("The request body must be a JSON object."))
-            ctx = await run_in_threadpool(_Ctx, request, body)
-            return _json(await run_in_threadpool(handler, ctx))
+            return _json(await run_in_threadpool(lambda: handler(_Ctx(request, body))))
         except ShipyardError as exc:
             return _error(exc)
     return endpoint

@@ -465,14 +465,19 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
             f"INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) VALUES ({', '.join([mark] * 6)})",
             [(r["run_id"], r["key"], r["value"], r["is_nan"], r["step"], r["timestamp"]) for r in rows],
         )
-        ins = self._insert(latest_metrics)
-        lm = latest_metrics.c
-        newer = sa.or_(
-            ins.excluded.step > lm.step,
-            sa.and_(ins.excluded.step == lm.step, ins.excluded.timestamp >= lm.timestamp),
-        )
-        conn.execute(
-            ins.on_conflict_do_update(
+        conn.execute(self._latest_upsert(), list(latest.values()))
+
+    def _latest_upsert(self) -> Any:
+        """The latest-value upsert, built once per store (building it costs more than running it)."""
+        stmt = self.__dict__.get("_latest_stmt")
+        if stmt is None:
+            ins = self._insert(latest_metrics)
+            lm = latest_metrics.c
+            newer = sa.or_(
+                ins.excluded.step > lm.step,
+                sa.and_(ins.excluded.step == lm.step, ins.excluded.timestamp >= lm.timestamp),
+            )
+            stmt = ins.on_conflict_do_update(
                 index_elements=["run_id", "key"],
                 set_={
                     "value": ins.excluded.value,
@@ -481,9 +486,9 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
                     "timestamp": ins.excluded.timestamp,
                 },
                 where=newer,
-            ),
-            list(latest.values()),
-        )
+            )
+            self.__dict__["_latest_stmt"] = stmt
+        return stmt
 
     def get_metric_history(self, run_id: str, key: str, *, offset: int = 0, limit: int | None = None) -> list[Metric]:
         with self._tx() as conn:
