@@ -208,3 +208,21 @@ def test_module_and_function_size_limits(limit_module: int, limit_function: int)
 
 def test_package_ships_py_typed() -> None:
     assert (SRC / "py.typed").exists()
+
+
+def test_interfaces_stay_small() -> None:
+    """STYLE.md: an interface declares at most 10 abstract methods; a larger surface is split into
+    role interfaces (MetadataStore is their union and declares only its own housekeeping)."""
+    import abc
+    import inspect
+
+    from shipyard.artifacts import base as artifact_base
+    from shipyard.storage import base as storage_base
+
+    for module in (storage_base, artifact_base):
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__ or not issubclass(cls, abc.ABC):
+                continue
+            own = [n for n, v in vars(cls).items() if getattr(v, "__isabstractmethod__", False)
+                   or getattr(getattr(v, "fget", None), "__isabstractmethod__", False)]
+            assert len(own) <= 10, f"{name} declares {len(own)} abstract methods: split it into role interfaces"

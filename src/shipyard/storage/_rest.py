@@ -14,10 +14,10 @@ from shipyard import exceptions as errors
 from shipyard._internal._lazy import require
 from shipyard._internal._wire import raise_for
 from shipyard.storage import _rest_protocol as proto
-from shipyard.storage.base import AccessStore, MetadataStore
+from shipyard.storage.base import AccessStore, MetadataStore, QuotaStore
 
 
-class RestStore(MetadataStore, AccessStore):
+class RestStore(MetadataStore, AccessStore, QuotaStore):
     """Client of a Shipyard server's store API. Thread-safe (one pooled HTTP client)."""
 
     capabilities = frozenset({"remote"})
@@ -66,7 +66,7 @@ class RestStore(MetadataStore, AccessStore):
         bound = sig.bind(self, *args, **kwargs)
         bound.apply_defaults()
         payload = {k: v for k, v in bound.arguments.items() if k != "self"}
-        prefix = proto.ADMIN_PREFIX if name in AccessStore.__abstractmethods__ else proto.STORE_PREFIX
+        prefix = proto.ADMIN_PREFIX if proto.admin_owner(name) else proto.STORE_PREFIX
         if proto.page_size(name) is None:
             result = self._request("POST", f"{prefix}/{name}", proto.dumps(payload))
             return _adapter(name, hints.get("return")).validate_python(result)
@@ -98,7 +98,7 @@ def _operation(name: str) -> Any:
         return self._call(name, args, kwargs)
 
     call.__name__ = name
-    owner = AccessStore if name in AccessStore.__abstractmethods__ else MetadataStore
+    owner = proto.admin_owner(name) or MetadataStore
     call.__doc__ = getattr(owner, name).__doc__
     return call
 

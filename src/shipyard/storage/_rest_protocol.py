@@ -18,7 +18,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from shipyard.storage.base import PAGED, AccessStore, MetadataStore
+from shipyard.storage.base import PAGED, AccessStore, MetadataStore, QuotaStore
 
 API_PREFIX = "/api/v1"
 STORE_PREFIX = f"{API_PREFIX}/store"
@@ -45,12 +45,20 @@ def operations() -> list[str]:
 
 def admin_operations() -> list[str]:
     """Access-store operations, served to admins only under ``/api/v1/admin/<op>``."""
-    return sorted(AccessStore.__abstractmethods__)
+    return sorted(AccessStore.__abstractmethods__ | QuotaStore.__abstractmethods__)
+
+
+def admin_owner(name: str) -> type | None:
+    """The admin interface that declares ``name`` (None for a store operation)."""
+    for owner in (AccessStore, QuotaStore):
+        if name in owner.__abstractmethods__:
+            return owner
+    return None
 
 
 def signature(name: str) -> tuple[inspect.Signature, dict[str, Any]]:
     """The method's signature and its resolved type hints."""
-    owner = AccessStore if name in AccessStore.__abstractmethods__ else MetadataStore
+    owner = admin_owner(name) or MetadataStore
     method = getattr(owner, name)
     return inspect.signature(method), typing.get_type_hints(method)
 

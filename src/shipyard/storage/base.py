@@ -524,7 +524,7 @@ class AccessStore(abc.ABC):
         self, *, token_id: str, user: str, salt: str, secret_hash: str, project: str | None, role: Role,
         expires_at: int | None = None, description: str | None = None,
     ) -> ApiToken:
-        """Store a token's salted hash. Raises: NotFound: no such user."""
+        """Store a token's salted hash. Raises: NotFound: no such user. AlreadyExists: the token id is taken."""
 
     @abc.abstractmethod
     def get_token(self, token_id: str) -> tuple[ApiToken, str, str]:
@@ -546,6 +546,18 @@ class AccessStore(abc.ABC):
         """Record one event of the audit log."""
 
     @abc.abstractmethod
+    def search_audit(
+        self, *, actor: str | None = None, action: str | None = None, project: str | None = None,
+        since: int | None = None, limit: int = 100,
+    ) -> list[AuditEvent]:
+        """Audit events, newest first."""
+
+
+class QuotaStore(abc.ABC):
+    """Per-project quotas and their usage counters. Like :class:`AccessStore`, served only under the
+    admin routes; the server charges usage itself as uploads arrive."""
+
+    @abc.abstractmethod
     def set_quota(self, project: str, kind: str, limit: int | None) -> Quota:
         """Set (``None``: remove) the limit of one quota of a project; usage is kept."""
 
@@ -561,10 +573,3 @@ class AccessStore(abc.ABC):
         Raises:
             QuotaExceeded: the project's ``kind`` quota would be exceeded (nothing is charged).
         """
-
-    @abc.abstractmethod
-    def search_audit(
-        self, *, actor: str | None = None, action: str | None = None, project: str | None = None,
-        since: int | None = None, limit: int = 100,
-    ) -> list[AuditEvent]:
-        """Audit events, newest first."""

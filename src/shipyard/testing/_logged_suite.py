@@ -8,7 +8,7 @@ import pytest
 
 from shipyard.entities import LoggedModelStatus
 from shipyard.exceptions import AlreadyExists, InvalidParameter, NotFound, QuotaExceeded
-from shipyard.storage.base import AccessStore, MetadataStore
+from shipyard.storage.base import MetadataStore, QuotaStore
 
 
 def _mid() -> str:
@@ -77,8 +77,8 @@ class LoggedModelStoreSuite:
             store.search_logged_models(project, max_results=100_000)
 
     def test_quota_charges_refuses_and_releases(self, store: MetadataStore, project: str) -> None:
-        if not isinstance(store, AccessStore):
-            pytest.skip("this backend keeps no quotas (not an AccessStore)")  # every SQL and REST store is one
+        if not isinstance(store, QuotaStore):
+            pytest.skip("this backend keeps no quotas (not a QuotaStore)")  # every SQL and REST store is one
         assert store.charge_quota(project, "artifact_bytes", 700).used == 700  # tracked without a limit
         store.set_quota(project, "artifact_bytes", 1000)
         assert store.charge_quota(project, "artifact_bytes", 300).used == 1000

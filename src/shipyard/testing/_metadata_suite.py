@@ -391,3 +391,28 @@ class MetadataStoreSuite(LoggedModelStoreSuite, RegistryStoreSuite):
         info = store.info()
         assert info["schema_revision"] == info["schema_expected"]
         assert info["counts"]["runs"] >= 1
+
+    # -- refused input ---------------------------------------------------------------------------
+    def test_out_of_range_integers_are_refused_and_leave_no_trace(self, store: MetadataStore, project: str) -> None:
+        """Input the database cannot hold is InvalidParameter (not a driver error), and the refused
+        write rolls back whole: the project it created on the way must not be remembered."""
+        with pytest.raises(InvalidParameter, match="64-bit"):
+            store.log_dataset(project, name="d", digest="d" * 64, num_rows=2**64, schema={}, profile={})
+        assert project not in [p.name for p in store.list_projects()]
+        rid = self.make_run(store, project)
+        assert store.get_or_create_project(project).name == project
+        with pytest.raises(InvalidParameter, match="64-bit"):
+            store.log_batch(rid, metrics=[Metric("m", 1.0, 2**63, 1)])
+        with pytest.raises(InvalidParameter, match="64-bit"):
+            store.record_artifact(rid, "a.txt", 2**64, "a" * 64)
+        assert dict(store.get_run(rid).metrics) == {} and store.list_artifacts(rid) == []
+
+    def test_missing_or_blank_names_are_refused(self, store: MetadataStore, project: str) -> None:
+        bad_names: tuple[Any, ...] = (None, "", "  ")
+        for bad in bad_names:
+            with pytest.raises(InvalidParameter, match="name"):
+                store.create_experiment(project, bad)
+            with pytest.raises(InvalidParameter, match="name"):
+                store.create_registered_model(project, bad)
+            with pytest.raises(InvalidParameter, match="name"):
+                store.get_registered_model(project, bad)

@@ -13,10 +13,10 @@ from shipyard.entities import ApiToken, AuditEvent, Quota, Role, User
 from shipyard.entities._tracking import frozen_map
 from shipyard.exceptions import AlreadyExists, InvalidParameter, NotFound, QuotaExceeded
 from shipyard.storage._sql._schema import api_tokens, audit_events, project_quotas, users
-from shipyard.storage.base import AccessStore
+from shipyard.storage.base import AccessStore, QuotaStore
 
 
-class SqlAccessMixin(AccessStore):
+class SqlAccessMixin(AccessStore, QuotaStore):
     if TYPE_CHECKING:  # provided by SqlStore
 
         def _tx(self, write: bool = False) -> Any: ...
@@ -61,10 +61,15 @@ class SqlAccessMixin(AccessStore):
             uid = conn.execute(sa.select(users.c.id).where(users.c.name == user)).scalar()
             if uid is None:
                 raise NotFound(f"No user {user!r}: create it first (`shipyard users create {user}`).")
-            conn.execute(api_tokens.insert().values(
+            inserted = conn.execute(self._insert(api_tokens).values(
                 id=token_id, user_id=uid, salt=salt, secret_hash=secret_hash, project=project, role=Role(role).value,
                 description=description, created_at=now, expires_at=expires_at,
-            ))
+            ).on_conflict_do_nothing().returning(api_tokens.c.id)).first()
+            if inserted is None:
+                raise AlreadyExists(
+                    f"A token with id {token_id!r} already exists: token ids are unique. Create tokens with "
+                    "`shipyard token create` or issue_token(), which pick a fresh id."
+                )
         return ApiToken(token_id, user, project, Role(role), now, expires_at, None, description)
 
     def _token_query(self) -> sa.Select[Any]:
