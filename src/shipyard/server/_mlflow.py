@@ -10,6 +10,7 @@ Errors use MLflow's shape: ``{"error_code": "RESOURCE_DOES_NOT_EXIST", "message"
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from shipyard.entities import LifecycleStage, Metric, Param, Role, Run, RunStatu
 from shipyard.exceptions import AlreadyExists, InvalidParameter, NotFound, ShipyardError
 from shipyard.server._limits import charged_write
 
+log = logging.getLogger(__name__)
 PREFIX = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 _CODES = {
@@ -36,6 +38,8 @@ _CODES = {
     "BACKEND_UNAVAILABLE": "TEMPORARILY_UNAVAILABLE",
 }
 _DEFAULT = "Default"
+#: Request fields that are lists or objects; every other field is a single value.
+_STRUCTURED = frozenset({"tags", "params", "metrics", "datasets", "models", "experiment_ids", "order_by", "stages"})
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -63,7 +67,10 @@ class _Ctx:
 
     def arg(self, name: str, default: Any = None) -> Any:
         if name in self.body:
-            return self.body[name]
+            value = self.body[name]
+            if isinstance(value, (list, dict)) and name not in _STRUCTURED:
+                raise InvalidParameter(f"Field {name!r} must be a single value, got {type(value).__name__}.")
+            return value
         if name in self.request.path_params:
             return self.request.path_params[name]
         return self.request.query_params.get(name, default)
@@ -385,10 +392,27 @@ def _endpoint(handler: Callable[[_Ctx], dict[str, Any]]) -> Callable[..., Any]:
                     return _error(InvalidParameter("The request body is not valid JSON."))
                 if not isinstance(body, dict):
                     return _error(InvalidParameter("The request body must be a JSON object."))
-            return _json(await run_in_threadpool(lambda: handler(_Ctx(request, body))))
+            return _json(await run_in_threadpool(_handle, handler, request, body))
         except ShipyardError as exc:
             return _error(exc)
     return endpoint
+
+
+def _handle(handler: Callable[[_Ctx], dict[str, Any]], request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """Run a handler; a field of the wrong type or shape (the MLflow routes take free-form JSON) is
+    the caller's error, answered 400 naming the route, not a server error."""
+    try:
+        return handler(_Ctx(request, body))
+    except ShipyardError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.info("Malformed MLflow request to %s", request.url.path, exc_info=True)
+        raise InvalidParameter(
+            f"Malformed request to {request.url.path}: a field has the wrong type or shape "
+            f"({type(exc).__name__}: {exc}).",
+            hint="Send the fields MLflow's REST API documents for this endpoint, with their types "
+                 "(numbers as numbers or numeric strings, tags and params as lists of {key, value}).",
+        ) from None
 
 
 def _artifact_path(request: Request, path: str, role: Role) -> tuple[_Ctx, str]:

@@ -113,6 +113,13 @@ def transaction(engine: sa.Engine, write: bool) -> Iterator[sa.Connection]:
         raise InvalidParameter(_refused(str(exc))) from exc
     except sa.exc.DataError as exc:  # PostgreSQL: a value out of its column's range, NUL in text, ...
         raise InvalidParameter(_refused(str(exc.orig).strip().splitlines()[0])) from exc
+    except sa.exc.IntegrityError as exc:
+        reason = str(exc.orig).strip().splitlines()[0]
+        if "NOT NULL" not in reason and "not-null" not in reason:
+            raise
+        raise InvalidParameter(  # a required value (a key, a name) came as null
+            f"A required value is missing: the metadata store refused {reason!r}. Give every key and name a value."
+        ) from exc
     finally:
         conn_cm.__exit__(None, None, None)
 
