@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipyard._internal._wire import error_body
 from shipyard.access import Principal, authenticate
@@ -21,6 +22,25 @@ from shipyard.storage import _rest_protocol as proto
 
 if TYPE_CHECKING:
     from shipyard.workspace import Workspace
+
+
+class ErrorBody(BaseModel):
+    """Every error of the platform API: what went wrong (a stable code and a message) and how to fix it."""
+
+    error_code: str = Field(description="Stable machine-readable code, e.g. NOT_FOUND, QUOTA_EXCEEDED.")
+    message: str = Field(description="What happened, what was expected.")
+    hint: str | None = Field(None, description="How to fix it.")
+    text: str | None = Field(None, description="Search filters: the filter that failed to parse.")
+    position: int | None = Field(None, description="Search filters: where in `text` parsing failed.")
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": what}
+    for status, what in ((400, "Invalid input"), (401, "No or bad token"), (403, "Role too low, other project, or quota"),
+                         (404, "No such record (or not visible to the caller)"), (409, "Already exists"),
+                         (413, "Request body too large"), (422, "Request does not match the schema"),
+                         (503, "Store unavailable or server busy"))
+}
 
 
 class NanJSONResponse(JSONResponse):
@@ -131,6 +151,7 @@ def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAP
         summary="The Shipyard platform API: experiments, runs, artifacts, models.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        responses=_ERRORS,
     )
     app.state.workspace = ws
     app.state.auth = auth
@@ -142,6 +163,16 @@ def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAP
     @app.exception_handler(ShipyardError)
     async def shipyard_error(request: Request, exc: ShipyardError) -> Response:
         return NanJSONResponse(error_body(exc), status_code=exc.http_status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """The framework's own errors (unparsable JSON, unknown route, wrong method) in the same model."""
+        codes = {400: "INVALID_PARAMETER", 404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+        hints = {400: "Send a JSON object matching the request schema (see /docs).",
+                 404: "Check the path against /docs.", 405: "Check the HTTP method against /docs."}
+        body = {"error_code": codes.get(exc.status_code, "HTTP_ERROR"), "message": str(exc.detail),
+                "hint": hints.get(exc.status_code)}
+        return NanJSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
