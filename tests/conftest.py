@@ -14,6 +14,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,3 +165,21 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     with LiveServer(workspace) as server:
         yield server
     workspace.close()
+
+
+# Under xdist only this root conftest is loaded in the controller, so the summary hook lives here.
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print what tests recorded with ``record_property("measurements", text)`` (latencies, memory),
+    so the numbers appear in every run's output, with or without ``-s``."""
+    seen: dict[str, str] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "measurements":
+                    seen.setdefault(report.nodeid, str(value))
+    if seen:
+        terminalreporter.section("server measurements")
+        for nodeid, text in sorted(seen.items()):
+            terminalreporter.write_line(nodeid)
+            for line in text.splitlines():
+                terminalreporter.write_line(f"    {line}")

@@ -108,20 +108,3 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print what tests recorded with ``record_property("measurements", text)`` (latencies, memory),
-    so the numbers appear in every run's output, with or without ``-s``."""
-    seen: dict[str, str] = {}
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            for name, value in getattr(report, "user_properties", ()):
-                if name == "measurements":
-                    seen.setdefault(report.nodeid, str(value))
-    if seen:
-        terminalreporter.section("server measurements")
-        for nodeid, text in sorted(seen.items()):
-            terminalreporter.write_line(nodeid)
-            for line in text.splitlines():
-                terminalreporter.write_line(f"    {line}")
