@@ -89,12 +89,13 @@ def audit_list(
     action: Annotated[Optional[str], typer.Option(help="Only this operation, e.g. set_alias.")] = None,
     project: Annotated[Optional[str], typer.Option("--in-project", help="Only this project.")] = None,
     limit: Annotated[int, typer.Option(help="Most events to show.")] = 50,
+    before_id: Annotated[Optional[int], typer.Option(help="Only events older than this id (page back in time).")] = None,
     json_: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Who changed what, when and from where — newest first."""
-    events = _store().search_audit(actor=actor, action=action, project=project, limit=limit)
+    events = _store().search_audit(actor=actor, action=action, project=project, limit=limit, before_id=before_id)
     if json_:
-        print_json([{"at": e.at, "actor": e.actor, "action": e.action, "project": e.project, "target": e.target,
+        print_json([{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "project": e.project, "target": e.target,
                      "status": e.status, "remote_addr": e.remote_addr} for e in events])
         return
     rows = [(fmt_ms(e.at), e.actor, e.action, e.project, e.target, e.status, e.remote_addr) for e in events]

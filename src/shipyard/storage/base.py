@@ -548,9 +548,10 @@ class AccessStore(abc.ABC):
     @abc.abstractmethod
     def search_audit(
         self, *, actor: str | None = None, action: str | None = None, project: str | None = None,
-        since: int | None = None, limit: int = 100,
+        since: int | None = None, limit: int = 100, before_id: int | None = None,
     ) -> list[AuditEvent]:
-        """Audit events, newest first."""
+        """Audit events, newest first, at most ``limit`` (≤ 10,000). Page back in time by passing the
+        last id seen as ``before_id``."""
 
 
 class QuotaStore(abc.ABC):

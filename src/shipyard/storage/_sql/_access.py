@@ -109,7 +109,7 @@ class SqlAccessMixin(AccessStore, QuotaStore):
 
     def search_audit(
         self, *, actor: str | None = None, action: str | None = None, project: str | None = None,
-        since: int | None = None, limit: int = 100,
+        since: int | None = None, limit: int = 100, before_id: int | None = None,
     ) -> list[AuditEvent]:
         query = sa.select(audit_events).order_by(audit_events.c.id.desc()).limit(min(max(limit, 1), 10_000))
         if actor is not None:
@@ -120,6 +120,8 @@ class SqlAccessMixin(AccessStore, QuotaStore):
             query = query.where(audit_events.c.project == project)
         if since is not None:
             query = query.where(audit_events.c.at >= since)
+        if before_id is not None:
+            query = query.where(audit_events.c.id < before_id)
         with self._tx() as conn:
             rows = conn.execute(query).all()
         return [AuditEvent(r.id, r.at, r.actor, r.action, r.project, r.target, r.status, r.remote_addr,
