@@ -64,6 +64,9 @@ import shipyard as sy
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+from _results import write_section  # noqa: E402
+
 WORK = BENCH / ".work"  # git-ignored scratch space
 HEADING = "## Model loading and ONNX (bench/model_load.py)"
 BATCHES = (1, 64, 1024)
@@ -623,25 +626,6 @@ def render(results: dict[str, Any], cases: list[ThroughputCase], rates: dict[str
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it), leaving every other section alone.
-    The file is read just before writing, and replaced atomically."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-    new = section.rstrip("\n").splitlines()
-    if start is None:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        lines += ["", *new]
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
-        lines[start:end] = [*new, ""] if end < len(lines) else new
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 # -- main -------------------------------------------------------------------------------------------
 def profile(cases: list[ThroughputCase]) -> None:
     for case in cases:
@@ -702,7 +686,7 @@ def main() -> int:
                "parity": {c.key: c.parity for c in cases}}
         (WORK / "model_load-last.json").write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
         if not args.no_write:
-            write_section(args.output, section)
+            write_section(args.output, section, HEADING)
             say(f"wrote the section {HEADING!r} of {args.output}")
         return 0
     finally:

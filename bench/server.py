@@ -48,6 +48,7 @@ sys.path.insert(0, str(BENCH))
 import _proc  # noqa: E402
 import _workloads as wl  # noqa: E402
 import tracking as tb  # noqa: E402  (bench/tracking.py: the MLflow venv, the worker, the Shipyard side)
+from _results import write_section  # noqa: E402
 
 HEADING = "## Server (bench/server.py)"
 READY_TARGET_S = 3.0
@@ -637,24 +638,6 @@ HOW = [
 ]
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's ``## `` section of ``path`` (or append it), keeping every other section.
-    The file is read just before writing, and replaced atomically."""
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else ["# Benchmark results"]
-    start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-    new = section.rstrip("\n").splitlines()
-    if start is None:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        lines += ["", *new]
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
-        lines[start:end] = [*new, ""] if end < len(lines) else new
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 # -- main -----------------------------------------------------------------------------------------
 def _facts(mlflow_facts: dict[str, Any]) -> dict[str, Any]:
     from importlib import metadata
@@ -695,7 +678,7 @@ def main() -> int:
         if args.no_write:
             print("\n" + text)
         else:
-            write_section(args.output, text)
+            write_section(args.output, text, HEADING)
             say(f"wrote the section {HEADING!r} of {tb._rel(args.output.resolve())} ({elapsed:.0f} s)")
         check = checks(results, mode)
         if not all(v for k, v in check.items() if k != "W3 expected"):
