@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from shipyard._internal._time import now_ms
 from shipyard.entities import LoggedModel, LoggedModelStatus
 from shipyard.exceptions import AlreadyExists, InvalidParameter, NotFound
-from shipyard.storage._sql._schema import experiments, logged_models, projects, runs
+from shipyard.storage._sql._schema import logged_models, projects
 from shipyard.storage.base import LoggedModelStore
 
 _LM = logged_models.c
@@ -27,7 +27,8 @@ class SqlLoggedModelMixin(LoggedModelStore):
 
         def _insert(self, table: sa.Table) -> Any: ...
 
-        def _experiment_where(self, conn: sa.Connection, project: str, id: str | None, name: str | None) -> Any: ...
+        def _experiment_with_run(self, conn: sa.Connection, project: str, experiment_id: str, run_id: str | None,
+                                 what: str) -> Any: ...
 
         def _project_id(self, conn: sa.Connection, name: str, create: bool) -> int | None: ...
 
@@ -50,14 +51,7 @@ class SqlLoggedModelMixin(LoggedModelStore):
         now = now_ms()
         tags, params = dict(tags or {}), dict(params or {})
         with self._tx(write=True) as conn:
-            where = self._experiment_where(conn, project, experiment_id, None)
-            exp = conn.execute(sa.select(experiments.c.id, experiments.c.project_id).where(where)).first()
-            if exp is None:
-                raise NotFound(f"No experiment with id {experiment_id} in project {project!r}; create it first.")
-            if run_id is not None:
-                run = conn.execute(sa.select(runs.c.project_id).where(runs.c.id == run_id)).first()
-                if run is None or run.project_id != exp.project_id:
-                    raise NotFound(f"No run {run_id!r} in project {project!r} to log the model {name!r} from.")
+            exp = self._experiment_with_run(conn, project, experiment_id, run_id, "run")
             inserted = conn.execute(
                 self._insert(logged_models).on_conflict_do_nothing().values(
                     id=model_id, project_id=exp.project_id, experiment_id=exp.id, run_id=run_id, name=name,

@@ -207,6 +207,20 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
             return sa.and_(experiments.c.project_id == pid, experiments.c.id == eid)
         return sa.and_(experiments.c.project_id == pid, experiments.c.name == name)
 
+    def _experiment_with_run(self, conn: sa.Connection, project: str, experiment_id: str, run_id: str | None,
+                             what: str) -> Any:
+        """The experiment (id, project id) a new record goes into, and a check that ``run_id`` (the
+        parent run, the source run) belongs to the same project."""
+        where = self._experiment_where(conn, project, experiment_id, None)
+        exp = conn.execute(sa.select(experiments.c.id, experiments.c.project_id).where(where)).first()
+        if exp is None:
+            raise NotFound(f"No experiment with id {experiment_id} in project {project!r}; create it first.")
+        if run_id is not None:
+            run = conn.execute(sa.select(runs.c.project_id).where(runs.c.id == run_id)).first()
+            if run is None or run.project_id != exp.project_id:
+                raise NotFound(f"No {what} {run_id!r} in project {project!r}.")
+        return exp
+
     def get_experiment(self, project: str, *, id: str | None = None, name: str | None = None) -> Experiment:
         with self._tx() as conn:
             where = self._experiment_where(conn, project, id, name)
@@ -290,14 +304,7 @@ class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlAccessMixin, MetadataSt
         tags: Mapping[str, str] | None = None,
     ) -> Run:
         with self._tx(write=True) as conn:
-            where = self._experiment_where(conn, project, experiment_id, None)
-            exp = conn.execute(sa.select(experiments.c.id, experiments.c.project_id).where(where)).first()
-            if exp is None:
-                raise NotFound(f"No experiment with id {experiment_id} in project {project!r}; create it first.")
-            if parent_run_id is not None:
-                parent = conn.execute(sa.select(runs.c.project_id).where(runs.c.id == parent_run_id)).first()
-                if parent is None or parent.project_id != exp.project_id:
-                    raise NotFound(f"No parent run {parent_run_id!r} in project {project!r}.")
+            exp = self._experiment_with_run(conn, project, experiment_id, parent_run_id, "parent run")
             inserted = conn.execute(
                 self._insert(runs).on_conflict_do_nothing().values(
                     id=run_id,
