@@ -126,6 +126,21 @@ def test_tenant_isolation_for_every_family(setup: dict[str, Any]) -> None:
     with pytest.raises(PermissionDenied, match="needs editor"):
         c["viewer_a"].update_logged_model(mid, set_tags={"x": "1"})
     assert c["viewer_a"].get_logged_model(mid).run_id == run_a
+    # deployments
+    from shipyard.entities import DeploymentState, Route
+
+    c["editor_a"].create_deployment("A", "prod", routes=[Route("m/1", 100)])
+    for call in (lambda: intruder.get_deployment("A", "prod"), lambda: intruder.list_deployments("A"),
+                 lambda: intruder.deployment_history("A", "prod"),
+                 lambda: intruder.create_deployment("A", "x", routes=[Route("m/1", 100)]),
+                 lambda: intruder.update_deployment("A", "prod", action="update", routes=[Route("m/1", 100)], shadow=(),
+                                                    sticky_key=None, config={}, state=DeploymentState.STOPPED)):
+        with pytest.raises(PermissionDenied):
+            call()
+    assert len(c["viewer_a"].deployment_history("A", "prod")) == 1
+    with pytest.raises(PermissionDenied, match="needs editor"):
+        c["viewer_a"].update_deployment("A", "prod", action="stop", routes=[Route("m/1", 100)], shadow=(),
+                                        sticky_key=None, config={}, state=DeploymentState.STOPPED)
     # quotas are for admins
     with pytest.raises(PermissionDenied, match="for admins"):
         c["editor_a"].set_quota("A", "artifact_bytes", 10**12)

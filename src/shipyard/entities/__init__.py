@@ -20,6 +20,7 @@ from shipyard.entities._registry import (
     Role,
     User,
 )
+from shipyard.entities._serving import Deployment, DeploymentEvent, DeploymentState, Route
 from shipyard.entities._tracking import (
     ArtifactRecord,
     Dataset,
@@ -36,6 +37,10 @@ from shipyard.entities._tracking import (
 )
 
 __all__ = [
+    "Deployment",
+    "DeploymentEvent",
+    "DeploymentState",
+    "Route",
     "AliasEvent",
     "ApiToken",
     "AuditEvent",

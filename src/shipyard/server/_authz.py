@@ -9,7 +9,7 @@ from shipyard.entities import Role
 from shipyard.exceptions import NotFound, PermissionDenied
 
 _READ_PREFIXES = ("get_", "list_", "search_")
-_READ_OPS = {"alias_history"}
+_READ_OPS = {"alias_history", "deployment_history"}
 _ADMIN_OPS = {"delete_runs_permanently"}
 _TARGET_KEYS = ("run_id", "model_id", "name", "id", "experiment_id", "version", "alias", "path", "dataset_id")
 

@@ -38,6 +38,9 @@ from shipyard.entities import (
     ArtifactRecord,
     AuditEvent,
     Dataset,
+    Deployment,
+    DeploymentEvent,
+    DeploymentState,
     Experiment,
     LifecycleStage,
     LoggedModel,
@@ -50,6 +53,7 @@ from shipyard.entities import (
     Quota,
     RegisteredModel,
     Role,
+    Route,
     Run,
     RunInput,
     RunPage,
@@ -475,15 +479,68 @@ class RegistryStore(abc.ABC):
         """
 
 
+class DeploymentStore(abc.ABC):
+    """Deployments: the model routes a serving endpoint answers with, and every change to them.
+
+    Each change writes the deployment's whole new state and appends it, with who / why, to the history
+    in one transaction; ``expected_revision`` makes concurrent edits fail instead of overwriting.
+    """
+
+    @abc.abstractmethod
+    def create_deployment(
+        self, project: str, name: str, *, routes: Sequence[Route], shadow: Sequence[str] = (),
+        sticky_key: str | None = None, config: Mapping[str, Any] | None = None, description: str | None = None,
+        actor: str | None = None, reason: str | None = None,
+    ) -> Deployment:
+        """Create a deployment at revision 1 (counted against the project's ``deployments`` quota).
+
+        Raises:
+            AlreadyExists: the name is taken in the project.
+            QuotaExceeded: the project has as many deployments as its quota allows.
+        """
+
+    @abc.abstractmethod
+    def get_deployment(self, project: str, name: str) -> Deployment:
+        """Raises: NotFound: no such deployment (the message lists similar names)."""
+
+    @abc.abstractmethod
+    def list_deployments(self, project: str, *, offset: int = 0, limit: int | None = None) -> list[Deployment]:
+        """Deployments of a project, by name."""
+
+    @abc.abstractmethod
+    def update_deployment(
+        self, project: str, name: str, *, action: str, routes: Sequence[Route], shadow: Sequence[str],
+        sticky_key: str | None, config: Mapping[str, Any], state: DeploymentState,
+        expected_revision: int | None = None, actor: str | None = None, reason: str | None = None,
+    ) -> Deployment:
+        """Replace the deployment's state (next revision) and record the change as ``action``.
+
+        Raises:
+            NotFound: no such deployment.
+            AlreadyExists: ``expected_revision`` is given and the deployment has moved past it.
+        """
+
+    @abc.abstractmethod
+    def deployment_history(
+        self, project: str, name: str, *, at: int | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[DeploymentEvent]:
+        """Every change, oldest first; with ``at`` (epoch ms) only those made at or before it, so the
+        last one is the state that was serving at that time.
+
+        Raises:
+            NotFound: no such deployment.
+        """
+
+
 #: Store operations whose result can grow without bound: they take ``offset``/``limit``, and the
 #: server answers them a page at a time (see :mod:`shipyard.storage._rest_protocol`).
 PAGED = frozenset({
     "list_experiments", "get_metric_history", "list_artifacts", "search_registered_models",
-    "search_model_versions", "alias_history",
+    "search_model_versions", "alias_history", "list_deployments", "deployment_history",
 })
 
 
-class MetadataStore(ExperimentStore, RunStore, LineageStore, LoggedModelStore, RegistryStore):
+class MetadataStore(ExperimentStore, RunStore, LineageStore, LoggedModelStore, RegistryStore, DeploymentStore):
     """Union of the role interfaces, plus housekeeping."""
 
     #: Optional capabilities, declared as data; the conformance suite reads them.

@@ -12,6 +12,7 @@ import pytest
 from shipyard.entities import LifecycleStage, Metric, Param, RunStatus, RunTag
 from shipyard.exceptions import AlreadyExists, FilterSyntaxError, InvalidParameter, NotFound
 from shipyard.storage.base import MetadataStore
+from shipyard.testing._deployment_suite import DeploymentStoreSuite
 from shipyard.testing._logged_suite import LoggedModelStoreSuite
 from shipyard.testing._registry_suite import RegistryStoreSuite
 
@@ -20,7 +21,7 @@ def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
-class MetadataStoreSuite(LoggedModelStoreSuite, RegistryStoreSuite):
+class MetadataStoreSuite(LoggedModelStoreSuite, RegistryStoreSuite, DeploymentStoreSuite):
     """Subclass and override the ``store`` fixture. Each test uses its own project, so a shared
     database (PostgreSQL) needs no cleaning between tests."""
 

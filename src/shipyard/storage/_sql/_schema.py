@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 #: Alembic revision this code expects. A test checks it equals the migrations' head.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 
 metadata = sa.MetaData()
 
@@ -291,4 +291,43 @@ project_quotas = sa.Table(
     sa.Column("kind", sa.String(64), primary_key=True),
     sa.Column("max_value", sa.BigInteger, nullable=True),
     sa.Column("used", sa.BigInteger, nullable=False),
+)
+
+# -- revision 0006: deployments --------------------------------------------------------------------
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("project_id", sa.BigInteger, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("routes", sa.Text, nullable=False),
+    sa.Column("shadow", sa.Text, nullable=False),
+    sa.Column("sticky_key", sa.String(256), nullable=True),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("project_id", "name", name="uq_deployments_project_name"),
+)
+
+deployment_events = sa.Table(
+    "deployment_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("deployment_id", sa.BigInteger, sa.ForeignKey("deployments.id"), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(256), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("routes", sa.Text, nullable=False),
+    sa.Column("shadow", sa.Text, nullable=False),
+    sa.Column("sticky_key", sa.String(256), nullable=True),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.UniqueConstraint("deployment_id", "revision", name="uq_deployment_events_revision"),
+    sa.Index("ix_deployment_events_at", "deployment_id", "at"),
 )

@@ -1,0 +1,9 @@
+"""Serving: deployments (routes, shadows, sticky keys, history) and traffic splitting.
+The inference server builds on these."""
+
+from shipyard.serving._deployments import Deployments, DeploymentStatus
+from shipyard.serving._fluent import deploy, deployment_at, deployments, promote, rollback, status
+from shipyard.serving._routing import Router
+
+__all__ = ["DeploymentStatus", "Deployments", "Router", "deploy", "deployment_at", "deployments", "promote",
+           "rollback", "status"]
