@@ -179,6 +179,8 @@ def test_admin_routes_and_audit(setup: dict[str, Any]) -> None:
     assert c["admin"].search_audit(action="create_token")[0].actor == "root"
     assert not any(e.action == "get_run" for e in c["admin"].search_audit(limit=1000))  # reads are not audited
     # paging back in time with before_id walks the whole log once, newest first
+    for _ in range(4):
+        c["editor_a"].create_experiment("A", f"audit-{uuid.uuid4().hex[:6]}")
     everything = c["admin"].search_audit(limit=10_000)
     paged, before = [], None
     while page := c["admin"].search_audit(limit=3, before_id=before):
