@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from shipyard.cli import _access, _artifacts, _deploy, _experiments, _models, _runs, _server, _store
-from shipyard.cli._output import err_console
+from shipyard.cli._output import console, err_console
 
 app = typer.Typer(
     name="shipyard",
@@ -58,6 +59,34 @@ def demo(
     from shipyard.cli._demo import run_demo
 
     run_demo(n_configs=runs, rows=rows, experiment=experiment)
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="models:/name@alias, models:/name/3, runs:/<id>/model or a package directory.")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="Rows to score: a .parquet or .csv file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write them with predictions (.parquet or .csv).")],
+    chunk_rows: Annotated[int, typer.Option(help="Rows scored per chunk (memory stays at a few chunks).")] = 65_536,
+    proba: Annotated[bool, typer.Option("--proba/--no-proba", help="Add proba_<class> columns for classifiers.")] = True,
+    keep_columns: Annotated[bool, typer.Option("--keep-columns/--only-predictions", help="Copy the input columns.")] = True,
+) -> None:
+    """Batch-score a file with a model, streaming in chunks with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from shipyard.registry import load_model
+    from shipyard.serving import score_file
+
+    loaded = load_model(model if "/" in model or ":" in model else f"models:/{model}/latest")
+    with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("scoring", total=None)
+
+        def advance(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = score_file(loaded, input, output, chunk_rows=chunk_rows, proba=proba, keep_columns=keep_columns,
+                            progress=advance)
+    console.print(f"Scored {report.rows:,} rows in {report.seconds:.2f} s ({report.rows_per_second:,.0f} rows/s) "
+                  f"→ {report.output} ({len(report.columns)} columns)")
 
 
 def main() -> None:
