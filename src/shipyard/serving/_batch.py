@@ -95,8 +95,9 @@ def score_file(
         for batch in batches:
             frame = batch.to_pandas()
             try:
-                predictions = model.predict(frame)
                 probabilities = model.predict_proba(frame) if proba and model.has_proba else None
+                labels = _argmax_labels(model, probabilities)
+                predictions = model.predict(frame) if labels is None else labels[probabilities.argmax(axis=1)]
             except ShipyardError as exc:
                 raise ContractViolation(f"Rows {done}–{done + len(frame) - 1} of {source}: {exc}") from None
             out = frame if keep_columns else frame.iloc[:, :0]
@@ -125,6 +126,20 @@ def score_file(
     return BatchReport(done, time.perf_counter() - started, target, columns)
 
 
+def _argmax_labels(model: Any, probabilities: Any) -> Any:
+    """The class labels when the prediction is the most probable class (so the model runs once per
+    chunk, not twice), else None. SVMs are excluded: their probabilities come from a separate fit
+    and can disagree with ``predict``."""
+    if probabilities is None:
+        return None
+    native = model.native
+    final = getattr(native, "_final_estimator", native)
+    classes = getattr(native, "classes_", None)
+    if classes is None or len(classes) != probabilities.shape[1] or hasattr(final, "probability"):
+        return None
+    return classes
+
+
 def _column(values: Any) -> Any:
     """Predictions as one column (a single-output 2-D array is flattened)."""
     shape = getattr(values, "shape", None)
@@ -135,9 +150,13 @@ def _column(values: Any) -> Any:
 
 def _writer(path: Path, out_format: str, schema: Any) -> Any:
     if out_format == "parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        return pq.ParquetWriter(path, schema)
+        # Dictionary encoding pays off for text and categories, never for measured floats, where
+        # trying it costs ten times the write itself.
+        keep = [f.name for f in schema if not pa.types.is_floating(f.type)]
+        return pq.ParquetWriter(path, schema, use_dictionary=keep)
     import pyarrow.csv as pcsv
 
     return pcsv.CSVWriter(path, schema)
