@@ -97,7 +97,10 @@ def score_file(
             try:
                 probabilities = model.predict_proba(frame) if proba and model.has_proba else None
                 labels = _argmax_labels(model, probabilities)
-                predictions = model.predict(frame) if labels is None else labels[probabilities.argmax(axis=1)]
+                if labels is not None and probabilities is not None:
+                    predictions = labels[probabilities.argmax(axis=1)]
+                else:
+                    predictions = model.predict(frame)
             except ShipyardError as exc:
                 raise ContractViolation(f"Rows {done}–{done + len(frame) - 1} of {source}: {exc}") from None
             out = frame if keep_columns else frame.iloc[:, :0]
