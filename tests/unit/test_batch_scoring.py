@@ -70,3 +70,21 @@ def test_predict_cli(registered: tuple[pd.DataFrame, LogisticRegression], tmp_pa
     assert f"Scored {len(x)} rows" in result.output
     out = pd.read_csv(tmp_path / "scored.csv")
     assert list(out.columns) == ["prediction"] and (out["prediction"].to_numpy() == model.predict(x)).all()
+
+
+def test_prediction_from_probabilities_only_where_it_is_the_same() -> None:
+    from types import SimpleNamespace
+
+    from sklearn.datasets import load_iris
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from shipyard.serving._batch import _argmax_labels
+
+    x, y = load_iris(return_X_y=True)
+    lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
+    labels = _argmax_labels(SimpleNamespace(native=lr), lr.predict_proba(x))
+    assert labels is not None and (labels[lr.predict_proba(x).argmax(axis=1)] == lr.predict(x)).all()
+    svc = make_pipeline(StandardScaler(), SVC(probability=True, random_state=0)).fit(x, y)
+    assert _argmax_labels(SimpleNamespace(native=svc), svc.predict_proba(x)) is None  # Platt scaling may disagree
