@@ -3,6 +3,7 @@ in-process predictions, atomic output, clear errors."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -86,5 +87,7 @@ def test_prediction_from_probabilities_only_where_it_is_the_same() -> None:
     lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
     labels = _argmax_labels(SimpleNamespace(native=lr), lr.predict_proba(x))
     assert labels is not None and (labels[lr.predict_proba(x).argmax(axis=1)] == lr.predict(x)).all()
-    svc = make_pipeline(StandardScaler(), SVC(probability=True, random_state=0)).fit(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # scikit-learn 1.9 deprecates probability=True
+        svc = make_pipeline(StandardScaler(), SVC(probability=True, random_state=0)).fit(x, y)
     assert _argmax_labels(SimpleNamespace(native=svc), svc.predict_proba(x)) is None  # Platt scaling may disagree
