@@ -140,3 +140,7 @@ def test_token_users_and_audit_commands() -> None:
     assert json.loads(invoke("audit", "list", "--json")) == []  # the audit log records server calls
     bad = runner.invoke(app, ["token", "create", "--user", "ana", "--role", "viewer"])
     assert bad.exit_code != 0 and "must be an admin token" in str(bad.exception)
+    mine = invoke("token", "create", "--project", "flights", "--role", "editor")  # the issue's own example: for you
+    from shipyard.tracking._environment import user as login_name
+
+    assert f"for {login_name() or 'default'}: editor on project 'flights'" in mine

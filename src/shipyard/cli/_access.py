@@ -22,7 +22,8 @@ def _store() -> Any:
 
 @token_app.command("create")
 def token_create(
-    user: Annotated[str, typer.Option(help="Whose token (created if --create-user).")],
+    user: Annotated[Optional[str], typer.Option(help="Whose token (default: you, by your login name, created if missing; "
+                                                "another user is created only with --create-user).")] = None,
     role: Annotated[str, typer.Option(help="viewer, editor or admin.")] = "viewer",
     project: Annotated[Optional[str], typer.Option(help="The project it is valid for (omit for an all-projects admin token).")] = None,
     expires_in_days: Annotated[Optional[float], typer.Option(help="Lifetime; never expires if omitted.")] = None,
@@ -34,6 +35,11 @@ def token_create(
     from shipyard.exceptions import NotFound
 
     store = _store()
+    if user is None:
+        from shipyard.tracking._environment import user as login_name
+
+        user = login_name() or "default"
+        create_user = True
     if create_user:
         try:
             store.get_user(user)
