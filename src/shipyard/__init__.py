@@ -49,8 +49,9 @@ _EXPORTS: dict[str, str] = {
     "lineage": "shipyard.registry._fluent",
     "PythonModel": "shipyard.models",
     "Registry": "shipyard.registry._registry",
-    # deployments
+    # deployments and their predictions
     "deploy": "shipyard.serving._fluent",
+    "predictions": "shipyard.monitoring._fluent",
     # classes
     "TrackingClient": "shipyard.tracking._client",
     "ActiveRun": "shipyard.tracking._run",
@@ -61,15 +62,17 @@ _EXPORTS: dict[str, str] = {
 }
 
 #: Subpackages reachable as attributes: ``sy.registry.alias_at(...)``, ``sy.models.save_model(...)``.
-_MODULES = {"registry": "shipyard.registry", "models": "shipyard.models", "serving": "shipyard.serving"}
+_MODULES = {"registry": "shipyard.registry", "models": "shipyard.models", "serving": "shipyard.serving",
+            "monitoring": "shipyard.monitoring"}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
 
 if TYPE_CHECKING:
-    from shipyard import models, registry, serving
+    from shipyard import models, monitoring, registry, serving
     from shipyard.entities import Experiment, Run, RunStatus
     from shipyard.exceptions import ShipyardError
     from shipyard.models import PythonModel
+    from shipyard.monitoring._fluent import predictions
     from shipyard.registry._fluent import delete_alias, lineage, load_model, register_model, set_alias
     from shipyard.registry._registry import Registry
     from shipyard.serving._fluent import deploy

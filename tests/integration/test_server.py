@@ -185,3 +185,18 @@ def test_growing_lists_come_a_page_at_a_time(live_server: object, monkeypatch: p
     store.log_batch(run, metrics=[Metric("loss", float(i), i, 1000 + i) for i in range(10)])
     assert [m.step for m in store.get_metric_history(run, "loss")] == list(range(10))
     store.close()
+
+
+def test_prediction_log_through_the_server(live_server: object) -> None:
+    """Through a server the log's parts go through the artifact proxy and are read back for DuckDB."""
+    from shipyard.config import Settings
+    from shipyard.monitoring import PredictionLog, read_predictions, record_feedback
+    from shipyard.workspace import build_workspace
+
+    ws = build_workspace(Settings(store_uri=live_server.url))  # type: ignore[attr-defined]
+    with PredictionLog(ws, "default", "remote-prod", redact={"user": "hash"}, flush_seconds=60) as log:
+        log.log("q1", route="m/1", model_version="m/1", inputs=[{"x": 1.0, "user": "ana"}], predictions=[1])
+    record_feedback(ws, "default", "remote-prod", {"q1": 1})
+    frame = read_predictions(ws, "default", "remote-prod")
+    assert list(frame["request_id"]) == ["q1"] and frame["label"][0] == 1 and frame["in_user"][0] != "ana"
+    ws.close()

@@ -25,3 +25,15 @@ def to_ms(value: _dt.datetime | float | int) -> int:
             value = value.replace(tzinfo=_dt.timezone.utc)
         return int(value.timestamp() * 1000)
     return int(value)
+
+
+def parse_when(when: _dt.datetime | float | int | str) -> int:
+    """Epoch milliseconds from epoch ms, a datetime (naive means UTC) or an ISO-8601 string."""
+    if isinstance(when, str):
+        try:
+            when = _dt.datetime.fromisoformat(when)
+        except ValueError:
+            from shipyard.exceptions import InvalidParameter
+
+            raise InvalidParameter(f"{when!r} is not a time: give ISO-8601 (2026-11-30T12:00:00Z) or epoch ms.") from None
+    return to_ms(when)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shipyard._internal._time import parse_when
 from shipyard.entities import Deployment, DeploymentEvent, DeploymentState, ModelVersionStatus, Route
 from shipyard.exceptions import InvalidParameter, NotFound
 from shipyard.registry import Registry
@@ -47,20 +48,6 @@ class DeploymentStatus:
 def model_ref(ref: str) -> str:
     """``models:/name@alias`` → ``name@alias`` (routes store the short form)."""
     return ref[len("models:/"):] if ref.startswith("models:/") else ref
-
-
-def parse_when(when: int | float | str | dt.datetime) -> int:
-    """Epoch milliseconds from an epoch-ms number, an aware/naive (UTC) datetime or an ISO-8601 string."""
-    if isinstance(when, (int, float)):
-        return int(when)
-    if isinstance(when, str):
-        try:
-            when = dt.datetime.fromisoformat(when)
-        except ValueError:
-            raise InvalidParameter(f"{when!r} is not a time: give ISO-8601 (2026-11-30T12:00:00Z) or epoch ms.") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return int(when.timestamp() * 1000)
 
 
 class Deployments:

@@ -1,0 +1,243 @@
+"""The prediction log: every served prediction (or a sample) as Parquet in the artifact store,
+partitioned by deployment and date, with personal fields dropped or hashed before anything is
+written, queryable with DuckDB.
+
+Layout under the artifact root::
+
+    <project>/_predictions/<deployment>/date=YYYY-MM-DD/part-<ms>-<uuid>.parquet     predictions
+    <project>/_predictions/<deployment>/feedback/date=YYYY-MM-DD/part-….parquet        ground truth
+
+One row per scored input row: ``request_id``, ``row`` (its index in the request), ``ts`` (epoch
+ms), ``deployment``, ``route``, ``model_version``, ``latency_ms``, the input fields as ``in_<field>``
+columns, ``prediction`` and, for classifiers, ``proba`` (one value per class). Appending is a list
+append under a lock — the serving hot path never waits for I/O; a background thread writes a part
+when enough rows are buffered or some seconds have passed. A full buffer drops rows (counted in
+``dropped``) rather than block or grow without bound.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import io
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from shipyard._internal._time import parse_when
+from shipyard.exceptions import InvalidParameter
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from shipyard.workspace import Workspace
+
+PREFIX = "_predictions"
+REDACTIONS = ("drop", "hash")
+
+
+def partition(project: str, deployment: str, day: dt.date, feedback: bool = False) -> str:
+    middle = f"{deployment}/feedback" if feedback else deployment
+    return f"{project}/{PREFIX}/{middle}/date={day.isoformat()}"
+
+
+def _day(ts_ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ts_ms / 1000, tz=dt.timezone.utc).date()
+
+
+def _write_part(workspace: Workspace, prefix: str, rows: list[dict[str, Any]]) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist(rows)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    key = f"{prefix}/part-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}.parquet"
+    workspace.artifacts.write(key, buffer.getvalue())
+    return key
+
+
+class PredictionLog:
+    """The prediction log of one deployment. Thread-safe; call :meth:`close` (or use ``with``) to
+    write what is buffered."""
+
+    def __init__(
+        self, workspace: Workspace, project: str, deployment: str, *, redact: Mapping[str, str] | None = None,
+        sample: float = 1.0, flush_rows: int = 10_000, flush_seconds: float = 5.0, max_buffer: int = 200_000,
+        hash_key: str | bytes | None = None,
+    ) -> None:
+        for field, how in (redact or {}).items():
+            if how not in REDACTIONS:
+                raise InvalidParameter(f"Redaction of {field!r} must be one of {REDACTIONS}, got {how!r}.")
+        if not 0.0 <= sample <= 1.0:
+            raise InvalidParameter(f"sample is a fraction from 0 to 1, got {sample}.")
+        self.workspace, self.project, self.deployment = workspace, project, deployment
+        self.redact = dict(redact or {})
+        self.sample = sample
+        self.flush_rows, self.max_buffer = flush_rows, max_buffer
+        self._key = hash_key.encode() if isinstance(hash_key, str) else hash_key
+        self._rows: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self.dropped = 0
+        self.written = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(flush_seconds,), name=f"prediction-log-{deployment}",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- the hot path ------------------------------------------------------------------------------
+    def sampled(self, request_id: str) -> bool:
+        """Whether ``request_id`` is in the sample (by its hash, so retries decide the same way)."""
+        if self.sample >= 1.0:
+            return True
+        digest = hashlib.blake2b(request_id.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64 < self.sample
+
+    def log(
+        self, request_id: str, *, route: str, model_version: str, inputs: Sequence[Mapping[str, Any]],
+        predictions: Sequence[Any], probabilities: Sequence[Sequence[float]] | None = None,
+        latency_ms: float | None = None, ts: int | None = None,
+    ) -> None:
+        """Append one request (its rows, in order). Cheap: the rows are redacted and written later."""
+        if not self.sampled(request_id):
+            return
+        ts = ts if ts is not None else int(time.time() * 1000)
+        with self._lock:
+            room = self.max_buffer - len(self._rows)
+            if room < len(inputs):
+                self.dropped += len(inputs)
+                return
+            for i, row in enumerate(inputs):
+                self._rows.append({
+                    "request_id": request_id, "row": i, "ts": ts, "route": route, "model_version": model_version,
+                    "latency_ms": latency_ms, "_in": row, "prediction": predictions[i],
+                    "proba": list(probabilities[i]) if probabilities is not None else None,
+                })
+            full = len(self._rows) >= self.flush_rows
+        if full:
+            threading.Thread(target=self.flush, daemon=True).start()
+
+    # -- off the hot path -------------------------------------------------------------------------------
+    def _clean(self, record: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in record.items() if k != "_in"}
+        out["deployment"] = self.deployment
+        if out["proba"] is None:
+            del out["proba"]
+        for field, value in record["_in"].items():
+            how = self.redact.get(field)
+            if how == "drop":
+                continue
+            if how == "hash" and value is not None:
+                text = str(value).encode()
+                value = (hmac.new(self._key, text, hashlib.sha256) if self._key else hashlib.sha256(text)).hexdigest()[:32]
+            out[f"in_{field}"] = value
+        return out
+
+    def flush(self) -> int:
+        """Write what is buffered (one part per date); returns the rows written."""
+        with self._write_lock:
+            with self._lock:
+                rows, self._rows = self._rows, []
+            if not rows:
+                return 0
+            by_day: dict[dt.date, list[dict[str, Any]]] = {}
+            for record in rows:
+                by_day.setdefault(_day(record["ts"]), []).append(self._clean(record))
+            for day, part in by_day.items():
+                _write_part(self.workspace, partition(self.project, self.deployment, day), part)
+            self.written += len(rows)
+            return len(rows)
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - a failed write is retried at the next tick; never kill the thread
+                import logging
+
+                logging.getLogger(__name__).warning("Prediction log write failed; retrying", exc_info=True)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.flush()
+
+    def __enter__(self) -> PredictionLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def record_feedback(workspace: Workspace, project: str, deployment: str, labels: Mapping[str, Any],
+                    ts: int | None = None) -> int:
+    """Attach ground-truth labels to request ids (for delayed-label monitoring); returns the count."""
+    if not labels:
+        return 0
+    ts = ts if ts is not None else int(time.time() * 1000)
+    rows = [{"request_id": str(rid), "label": label, "feedback_ts": ts} for rid, label in labels.items()]
+    _write_part(workspace, partition(project, deployment, _day(ts), feedback=True), rows)
+    return len(rows)
+
+
+def _parts(workspace: Workspace, project: str, deployment: str, since: dt.date | None, until: dt.date | None,
+           feedback: bool, scratch: str) -> list[str]:
+    """Local paths of the Parquet parts in the date range (downloaded first from a remote store)."""
+    from pathlib import Path
+
+    base = f"{project}/{PREFIX}/{deployment}" + ("/feedback" if feedback else "")
+    keys = []
+    for key in workspace.artifacts.list(base):
+        rest = key[len(base) + 1:]
+        if not rest.startswith("date=") or not key.endswith(".parquet"):
+            continue
+        day = dt.date.fromisoformat(rest[5:15])
+        if (since is None or day >= since) and (until is None or day <= until):
+            keys.append(key)
+    local_root = getattr(workspace.artifacts, "root", None)
+    if isinstance(local_root, Path):
+        return [str(local_root / k) for k in keys]
+    paths = []
+    for i, key in enumerate(keys):
+        target = Path(scratch) / f"{'f' if feedback else 'p'}{i}.parquet"
+        with workspace.artifacts.open_reader(key) as src:
+            target.write_bytes(src.read())
+        paths.append(str(target))
+    return paths
+
+
+def read_predictions(workspace: Workspace, project: str, deployment: str, *, since: Any = None, until: Any = None,
+                     with_feedback: bool = True) -> pd.DataFrame:
+    """The logged predictions of ``deployment`` between ``since`` and ``until`` (datetimes, ISO
+    strings or epoch ms), oldest first, with the latest feedback label per request when asked."""
+    import tempfile
+
+    import duckdb
+    import pandas as pd
+
+    lo = parse_when(since) if since is not None else None
+    hi = parse_when(until) if until is not None else None
+    with tempfile.TemporaryDirectory() as scratch:
+        parts = _parts(workspace, project, deployment, _day(lo) if lo else None, _day(hi) if hi else None, False, scratch)
+        if not parts:
+            return pd.DataFrame(columns=["request_id", "row", "ts", "deployment", "route", "model_version", "prediction"])
+        con = duckdb.connect()
+        try:
+            query = "SELECT * FROM read_parquet($parts, union_by_name = true) WHERE ($lo IS NULL OR ts >= $lo) AND ($hi IS NULL OR ts <= $hi)"
+            params: dict[str, Any] = {"parts": parts, "lo": lo, "hi": hi}
+            fb = _parts(workspace, project, deployment, None, None, True, scratch) if with_feedback else []
+            if fb:
+                query = (
+                    f"WITH p AS ({query}), f AS (SELECT request_id, arg_max(label, feedback_ts) AS label, "
+                    "max(feedback_ts) AS feedback_ts FROM read_parquet($fb, union_by_name = true) GROUP BY request_id) "
+                    "SELECT p.*, f.label, f.feedback_ts FROM p LEFT JOIN f USING (request_id)"
+                )
+                params["fb"] = fb
+            frame: pd.DataFrame = con.execute(f"{query} ORDER BY ts, request_id, row", params).df()
+        finally:
+            con.close()
+    return frame

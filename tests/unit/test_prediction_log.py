@@ -1,0 +1,71 @@
+"""The prediction log: appended off the hot path, partitioned by deployment and date, personal
+fields dropped or hashed before anything is written, queried with DuckDB, with feedback joined."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import shipyard as sy
+from shipyard.exceptions import InvalidParameter
+from shipyard.monitoring import PredictionLog
+from shipyard.workspace import current_workspace
+
+DAY1 = int(dt.datetime(2026, 11, 29, 23, 59, tzinfo=dt.timezone.utc).timestamp() * 1000)
+DAY2 = DAY1 + 2 * 60_000  # just after midnight: the next partition
+
+
+def test_log_query_redact_and_feedback() -> None:
+    ws = current_workspace()
+    with PredictionLog(ws, "default", "flights-prod", redact={"email": "hash", "name": "drop"}, hash_key="k",
+                       flush_seconds=60) as log:
+        log.log("req-1", route="flight-delay@champion", model_version="flight-delay/5",
+                inputs=[{"dep_delay": 3.0, "email": "ana@example.com", "name": "Ana"},
+                        {"dep_delay": 40.0, "email": "bo@example.com", "name": "Bo"}],
+                predictions=[0, 1], probabilities=[[0.9, 0.1], [0.2, 0.8]], latency_ms=1.5, ts=DAY1)
+        log.log("req-2", route="flight-delay@challenger", model_version="flight-delay/6",
+                inputs=[{"dep_delay": 7.0, "email": "cy@example.com", "name": "Cy"}], predictions=[0], ts=DAY2)
+    keys = ws.artifacts.list("default/_predictions/flights-prod")
+    assert {k.split("/")[3] for k in keys} == {"date=2026-11-29", "date=2026-11-30"}
+    raw = b"".join(Path(str(ws.artifacts.root), k).read_bytes() for k in keys)  # type: ignore[attr-defined]
+    assert b"ana@example.com" not in raw and b"Ana" not in raw  # personal data never reaches the log in clear
+    sy.monitoring.feedback("flights-prod", {"req-1": 1})
+    sy.monitoring.feedback("flights-prod", {"req-1": 0, "req-2": 0})  # the latest label wins
+    frame = sy.predictions("flights-prod")
+    assert list(frame["request_id"]) == ["req-1", "req-1", "req-2"] and list(frame["row"]) == [0, 1, 0]
+    assert list(frame["prediction"]) == [0, 1, 0] and list(frame["label"]) == [0, 0, 0]
+    assert list(frame["in_dep_delay"]) == [3.0, 40.0, 7.0] and "in_name" not in frame.columns
+    assert frame["in_email"][0] == hmac.new(b"k", b"ana@example.com", hashlib.sha256).hexdigest()[:32]
+    assert list(frame["proba"][0]) == [0.9, 0.1] and pd.isna(frame["latency_ms"][2])
+    assert list(frame["model_version"]) == ["flight-delay/5", "flight-delay/5", "flight-delay/6"]
+    assert list(sy.predictions("flights-prod", since=DAY2)["request_id"]) == ["req-2"]
+    assert list(sy.predictions("flights-prod", until="2026-11-29T23:59:30+00:00")["request_id"]) == ["req-1", "req-1"]
+    assert "label" not in sy.predictions("flights-prod", with_feedback=False).columns
+    assert sy.predictions("nothing-here").empty
+
+
+def test_sampling_is_by_request_and_the_buffer_is_bounded() -> None:
+    ws = current_workspace()
+    with PredictionLog(ws, "default", "sampled", sample=0.25, flush_seconds=60) as log:
+        for i in range(2000):
+            log.log(f"r{i}", route="m/1", model_version="m/1", inputs=[{"x": i}], predictions=[i])
+        kept = log.sampled("r7")
+        assert kept == log.sampled("r7")  # a retry of the same request decides the same way
+    assert 350 < len(sy.predictions("sampled")) < 650
+    with PredictionLog(ws, "default", "tiny", max_buffer=3, flush_seconds=60) as log:
+        for i in range(5):
+            log.log(f"r{i}", route="m/1", model_version="m/1", inputs=[{"x": i}], predictions=[i])
+        assert log.dropped == 2  # never blocks, never grows past the bound
+    assert len(sy.predictions("tiny")) == 3
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(InvalidParameter, match="drop"):
+        PredictionLog(current_workspace(), "default", "x", redact={"email": "mask"})
+    with pytest.raises(InvalidParameter, match="fraction"):
+        PredictionLog(current_workspace(), "default", "x", sample=2.0)
