@@ -54,6 +54,8 @@ class Settings:
     server_body_timeout: float = 30.0
     #: Requests one server worker handles at once; more are answered 503 at once.
     server_max_concurrency: int = 512
+    #: What ``shipyard serve`` serves (JSON: models, deployments, max_queue); set by the command for its workers.
+    serve_targets: str | None = None
     #: API token for a Shipyard server (``store_uri`` = ``http(s)://...``).
     token: str | None = None
     #: PEM Ed25519 private key: when set, registration signs each version's manifest.
@@ -97,6 +99,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "server_max_body_bytes": int,
     "server_body_timeout": float,
     "server_max_concurrency": int,
+    "serve_targets": str,
     "model_signing_key": str,
     "model_verify_key": str,
 }

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from shipyard.cli import _access, _artifacts, _deploy, _experiments, _models, _runs, _server, _store
+from shipyard.cli import _access, _artifacts, _deploy, _experiments, _models, _runs, _serve, _server, _store
 from shipyard.cli._output import console, err_console
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_artifacts.app, name="artifacts")
 app.add_typer(_models.app, name="models")
 app.add_typer(_deploy.app, name="deploy")
+app.command("serve")(_serve.serve)
 app.add_typer(_store.app, name="store")
 app.add_typer(_store.config_app, name="config")
 app.command("server")(_server.server)

@@ -1,0 +1,38 @@
+"""``shipyard serve``: the inference server for models and deployments."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from shipyard.cli._output import console
+
+
+def serve(
+    models: Annotated[Optional[list[str]], typer.Argument(help="Models to serve: models:/name@alias or models:/name/3.")] = None,
+    deployment: Annotated[Optional[list[str]], typer.Option("--deployment", "-d", help="A deployment to serve (repeatable).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each loads the models).")] = 1,
+    max_queue: Annotated[int, typer.Option(help="Requests one model may queue before answering 503.")] = 1024,
+) -> None:
+    """Serve models and deployments: /v1/.../predict, the Open Inference Protocol (/v2), MLflow's /invocations, /metrics."""
+    import uvicorn
+
+    from shipyard.config import configure, export_environment
+
+    names = [*(models or []), *(deployment or [])]
+    spec = {"models": list(models or []), "deployments": list(deployment or []), "max_queue": max_queue}
+    if not names:
+        raise typer.BadParameter("give a model (models:/name@alias) or --deployment NAME")
+    settings = configure(serve_targets=json.dumps(spec))
+    from shipyard.serving._app import app_from_settings
+
+    app_from_settings()  # load everything once here: a bad reference fails before any worker starts
+    export_environment(settings)
+    console.print(f"Serving {', '.join(names)} on http://{host}:{port} "
+                  "(/v1/models/<ref>/predict, /v1/deployments/<name>/predict, /v2, /invocations, /metrics)")
+    uvicorn.run("shipyard.serving._app:app_from_settings", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False)

@@ -1,0 +1,346 @@
+"""The inference server: models and deployments behind Shipyard's own endpoints, the Open Inference
+Protocol (KServe V2) and MLflow's scoring protocol, with micro-batching, request validation against
+the model signature, traffic splitting, shadow traffic, the prediction log and Prometheus metrics.
+
+Per request: decode (orjson) → validate against the signature (422 listing every problem) → route
+(deployment weights, sticky key) → the model's micro-batch queue (503 with Retry-After when full) →
+encode. Off the path: shadow calls, the prediction-log append, metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route as HttpRoute
+
+from shipyard._internal._version import VERSION
+from shipyard.entities import ModelVersion
+from shipyard.exceptions import ContractViolation, InvalidParameter, NotFound, Overloaded, ShipyardError
+from shipyard.models._signature import enforce, input_columns
+from shipyard.serving import _codec
+from shipyard.serving._batch import _argmax_labels
+from shipyard.serving._batcher import Batcher
+from shipyard.serving._deployments import Deployments, model_ref
+from shipyard.serving._metrics import Metrics
+from shipyard.serving._routing import Router
+
+if TYPE_CHECKING:
+    from shipyard.models import LoadedModel
+    from shipyard.monitoring import PredictionLog
+    from shipyard.workspace import Workspace
+
+
+@dataclass
+class Served:
+    """One loaded model version with its batch queue."""
+
+    ref: str
+    version: ModelVersion
+    model: LoadedModel
+    batcher: Batcher
+    columns: list[str] | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.version.name}/{self.version.version}"
+
+
+@dataclass
+class Target:
+    """What a name answers with: one model, or a deployment's routes (+ shadows)."""
+
+    name: str
+    routes: dict[str, Served]
+    router: Router
+    sticky_key: str | None = None
+    shadow: list[Served] = field(default_factory=list)
+    log: PredictionLog | None = None
+    deployment: bool = False
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status, headers=headers,
+                    media_type="application/json")
+
+
+def _problems(exc: ContractViolation) -> list[dict[str, str]]:
+    out = []
+    for line in str(exc).splitlines():
+        if line.startswith("- ") and ": " in line:
+            name, problem = line[2:].split(": ", 1)
+            out.append({"field": name, "problem": problem})
+    return out
+
+
+def _error(exc: ShipyardError, protocol: str) -> Response:
+    headers = {"retry-after": "1"} if isinstance(exc, Overloaded) else None
+    if protocol == "v2":
+        return _json({"error": str(exc)}, exc.http_status, headers)
+    body: dict[str, Any] = {"error_code": exc.error_code, "message": str(exc), "hint": exc.hint}
+    if isinstance(exc, ContractViolation):
+        body["problems"] = _problems(exc)
+    return _json(body, exc.http_status, headers)
+
+
+class InferenceServer:
+    def __init__(self, workspace: Workspace, project: str, *, models: list[str] = (), deployments: list[str] = (),  # type: ignore[assignment]
+                 max_queue: int = 1024, log_predictions: bool = True) -> None:
+        self.workspace, self.project = workspace, project
+        self.deps = Deployments(workspace, project)
+        self.metrics = Metrics()
+        self.max_queue = max_queue
+        self._by_version: dict[str, Served] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self.targets: dict[str, Target] = {}
+        for ref in models:
+            served = self._load(model_ref(ref), 64, 2)
+            target = Target(served.version.name, {served.ref: served}, Router([_route(served.ref)]))
+            self.targets[served.version.name] = target
+            self.targets.setdefault(served.ref, target)
+        for name in deployments:
+            self.targets[name] = self._deployment(name, log_predictions)
+        if not self.targets:
+            raise InvalidParameter("Serve at least one model (models:/name@alias) or deployment (--deployment NAME).")
+        self.default = next(iter(self.targets.values()))
+
+    def _load(self, ref: str, max_batch: int, max_wait_ms: float) -> Served:
+        version = self.deps.registry.resolve_version(f"models:/{ref}")
+        key = f"{version.name}/{version.version}"
+        if key in self._by_version:  # one load and one queue per version, whatever names reach it
+            return dataclasses.replace(self._by_version[key], ref=ref)
+        started = time.perf_counter()
+        model = self.deps.registry.load_model(f"models:/{key}")
+        example = model.input_example()
+        if example is not None:
+            model.predict(example)  # warm: the first real request does not pay for lazy initialisation
+        self.metrics.model_loaded(version.name, str(version.version), time.perf_counter() - started)
+        labels = (version.name, str(version.version))
+
+        def score(frame: Any) -> tuple[Any, Any]:
+            probas = model.predict_proba(frame) if model.has_proba else None
+            classes = _argmax_labels(model, probas)
+            if classes is not None and probas is not None:
+                return classes[probas.argmax(axis=1)], probas
+            return model.predict(frame), probas
+
+        batcher = Batcher(score, max_batch_size=max_batch, max_wait_ms=max_wait_ms, max_queue=self.max_queue,
+                          observe=lambda rows, waited, reason: self.metrics.batch(labels, rows, waited, reason))
+        self.metrics.queue_depth(labels, lambda: batcher.depth)
+        served = Served(ref, version, model, batcher, input_columns(model.signature) if model.signature else None)
+        self._by_version[key] = served
+        return served
+
+    def _deployment(self, name: str, log_predictions: bool) -> Target:
+        from shipyard.monitoring import PredictionLog
+
+        d = self.deps.store.get_deployment(self.project, name)
+        batch, wait = int(d.config.get("max_batch_size", 64)), float(d.config.get("max_wait_ms", 2))
+        routes = {r.model: self._load(r.model, batch, wait) for r in d.routes if r.weight > 0}
+        shadow = [self._load(s, batch, wait) for s in d.shadow]
+        log = PredictionLog(self.workspace, self.project, name) if log_predictions else None
+        return Target(name, routes, Router(d.routes), d.sticky_key, shadow, log, deployment=True)
+
+    # -- the request path -------------------------------------------------------------------------------
+    def target(self, name: str) -> Target:
+        target = self.targets.get(name)
+        if target is None:
+            raise NotFound(f"This server does not serve {name!r}; it serves {', '.join(sorted(self.targets))}.")
+        return target
+
+    async def answer(self, target: Target, frame: Any, request_id: str) -> tuple[Served, Any, Any]:
+        key = None
+        if target.sticky_key is not None and target.sticky_key in frame.columns and len(frame):
+            key = str(frame[target.sticky_key].iloc[0])
+        served = target.routes[target.router.choose(key)]
+        validated = enforce(frame, served.model.signature, served.model.extra)
+        started = time.perf_counter()
+        preds, probas = await served.batcher.submit(validated)
+        if target.deployment:
+            self.metrics.route(target.name, served.ref)
+            if target.log is not None:
+                target.log.log(request_id, route=served.ref, model_version=served.label,
+                               inputs=frame.to_dict("records"), predictions=_codec.plain(preds),
+                               probabilities=None if probas is None else _codec.plain(probas),
+                               latency_ms=(time.perf_counter() - started) * 1000)
+            for shadow in target.shadow:
+                task = asyncio.get_running_loop().create_task(self._shadow(target, shadow, frame, request_id))
+                self._background.add(task)  # the loop keeps only weak references to tasks
+                task.add_done_callback(self._background.discard)
+        return served, preds, probas
+
+    async def _shadow(self, target: Target, served: Served, frame: Any, request_id: str) -> None:
+        """Mirror a request to a shadow model: logged, never returned; its failures touch nothing live."""
+        try:
+            preds, probas = await served.batcher.submit(enforce(frame, served.model.signature, served.model.extra))
+            self.metrics.route(target.name, f"shadow:{served.ref}")
+            if target.log is not None:
+                target.log.log(request_id, route=f"shadow:{served.ref}", model_version=served.label,
+                               inputs=frame.to_dict("records"), predictions=_codec.plain(preds),
+                               probabilities=None if probas is None else _codec.plain(probas))
+        except Exception:  # noqa: BLE001 - a shadow's failure is counted, never raised
+            self.metrics.shadow_failed(target.name, served.ref)
+
+    def close(self) -> None:
+        for target in self.targets.values():
+            if target.log is not None:
+                target.log.close()
+
+
+def _route(ref: str) -> Any:
+    from shipyard.entities import Route
+
+    return Route(ref, 100)
+
+
+# -- HTTP ------------------------------------------------------------------------------------------------
+
+def build_app(server: InferenceServer) -> Starlette:
+    """The ASGI app of ``server``."""
+
+    async def body_of(request: Request) -> Any:
+        raw = await request.body()
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise InvalidParameter("The request body is not valid JSON.") from None
+
+    async def handle(request: Request, name: str | None, protocol: str, endpoint: str) -> Response:
+        started = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        model, version, code = name or "", "", 200
+        try:
+            target = server.target(name) if name is not None else server.default
+            model = target.name
+            body = await body_of(request)
+            columns = next(iter(target.routes.values())).columns
+            decode = {"shipyard": _codec.decode_shipyard, "mlflow": _codec.decode_mlflow, "v2": _codec.decode_v2}[protocol]
+            frame = decode(body, columns)
+            served, preds, probas = await server.answer(target, frame, request_id)
+            version = served.label
+            if protocol == "v2":
+                payload = _codec.encode_v2(target.name, str(served.version.version), str(body.get("id") or request_id),
+                                           preds, probas)
+            elif protocol == "mlflow":
+                payload = {"predictions": _codec.plain(preds)}
+            else:
+                payload = {"predictions": _codec.plain(preds), "model_version": version, "request_id": request_id}
+                if probas is not None:
+                    payload["probabilities"] = _codec.plain(probas)
+            return _json(payload, headers={"x-request-id": request_id})
+        except ShipyardError as exc:
+            code = exc.http_status
+            return _error(exc, protocol)
+        finally:
+            server.metrics.request(model, version, endpoint, protocol, code, time.perf_counter() - started)
+
+    async def predict_model(request: Request) -> Response:
+        return await handle(request, request.path_params["ref"], "shipyard", "predict")
+
+    async def predict_deployment(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in server.targets or not server.targets[name].deployment:
+            return _error(NotFound(f"This server does not serve the deployment {name!r}."), "shipyard")
+        return await handle(request, name, "shipyard", "predict")
+
+    async def invocations(request: Request) -> Response:
+        return await handle(request, None, "mlflow", "invocations")
+
+    async def v2_infer(request: Request) -> Response:
+        return await handle(request, request.path_params["name"], "v2", "infer")
+
+    async def v2_live(request: Request) -> Response:
+        return _json({"live": True})
+
+    async def v2_ready(request: Request) -> Response:
+        return _json({"ready": True})
+
+    async def v2_server(request: Request) -> Response:
+        return _json({"name": "shipyard", "version": VERSION, "extensions": []})
+
+    async def v2_model(request: Request) -> Response:
+        try:
+            target = server.target(request.path_params["name"])
+        except ShipyardError as exc:
+            return _error(exc, "v2")
+        served = next(iter(target.routes.values()))
+        inputs = [{"name": c, "datatype": _v2_type(served, c), "shape": [-1]} for c in served.columns or []]
+        outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
+        if served.model.has_proba:
+            outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})
+        return _json({"name": target.name, "versions": sorted({str(s.version.version) for s in target.routes.values()}),
+                      "platform": f"shipyard/{served.model.flavor}", "inputs": inputs, "outputs": outputs})
+
+    async def v2_model_ready(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in server.targets:
+            return _json({"error": f"Model {name} is not served here."}, 404)
+        return _json({"name": name, "ready": True})
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def metrics(request: Request) -> Response:
+        data, content_type = server.metrics.render()
+        return Response(data, media_type=content_type)
+
+    routes = [
+        HttpRoute("/v1/models/{ref:path}/predict", predict_model, methods=["POST"]),
+        HttpRoute("/v1/deployments/{name}/predict", predict_deployment, methods=["POST"]),
+        HttpRoute("/invocations", invocations, methods=["POST"]),
+        HttpRoute("/v2", v2_server, methods=["GET"]),
+        HttpRoute("/v2/health/live", v2_live, methods=["GET"]),
+        HttpRoute("/v2/health/ready", v2_ready, methods=["GET"]),
+        HttpRoute("/v2/models/{name}", v2_model, methods=["GET"]),
+        HttpRoute("/v2/models/{name}/versions/{version}", v2_model, methods=["GET"]),
+        HttpRoute("/v2/models/{name}/ready", v2_model_ready, methods=["GET"]),
+        HttpRoute("/v2/models/{name}/versions/{version}/ready", v2_model_ready, methods=["GET"]),
+        HttpRoute("/v2/models/{name}/infer", v2_infer, methods=["POST"]),
+        HttpRoute("/v2/models/{name}/versions/{version}/infer", v2_infer, methods=["POST"]),
+        HttpRoute("/healthz", healthz, methods=["GET"]),
+        HttpRoute("/readyz", healthz, methods=["GET"]),
+        HttpRoute("/ping", healthz, methods=["GET"]),
+        HttpRoute("/metrics", metrics, methods=["GET"]),
+    ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        server.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.server = server
+    return app
+
+
+def _v2_type(served: Served, column: str) -> str:
+    spec = {c["name"]: c for c in (served.model.signature or {}).get("inputs", {}).get("columns", [])}
+    dtype = str(spec.get(column, {}).get("dtype", ""))
+    if dtype.startswith("float"):
+        return "FP64"
+    if dtype.startswith(("int", "uint")):
+        return "INT64"
+    return "BOOL" if dtype == "bool" else "BYTES"
+
+
+def app_from_settings() -> Starlette:
+    """Factory for ``uvicorn --factory`` (each worker process loads its own models)."""
+    import json
+
+    from shipyard.config import get_settings
+    from shipyard.workspace import build_workspace
+
+    settings = get_settings()
+    spec = json.loads(settings.serve_targets or "{}")
+    server = InferenceServer(build_workspace(settings), settings.project, models=spec.get("models", []),
+                             deployments=spec.get("deployments", []), max_queue=int(spec.get("max_queue", 1024)))
+    return build_app(server)

@@ -1,0 +1,111 @@
+"""Request and response shapes of the three serving protocols, decoded to one DataFrame of input
+rows and encoded back: Shipyard's own (records, columns, rows), MLflow's scoring protocol
+(``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs``) and the Open Inference
+Protocol (V2 tensors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.exceptions import InvalidParameter
+
+_V2_TYPES = {"b": "BOOL", "i": "INT64", "u": "UINT64", "f": "FP64", "O": "BYTES", "U": "BYTES", "S": "BYTES"}
+
+
+def _rows(rows: Any, columns: list[str] | None, where: str) -> pd.DataFrame:
+    if not isinstance(rows, list):
+        raise InvalidParameter(f"{where} must be a list of rows.")
+    if rows and all(isinstance(r, dict) for r in rows):
+        return pd.DataFrame.from_records(rows)
+    if not columns:
+        raise InvalidParameter(f"{where}: rows given as lists need column names (the model's signature has none).")
+    if any(not isinstance(r, list) or len(r) != len(columns) for r in rows):
+        raise InvalidParameter(f"{where}: every row must be a list of {len(columns)} values ({', '.join(columns)}).")
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _columns(data: Any, where: str) -> pd.DataFrame:
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise InvalidParameter(f"{where} must map each column name to a list of values.")
+    lengths = {len(v) for v in data.values()}
+    if len(lengths) > 1:
+        raise InvalidParameter(f"{where}: the columns have different lengths ({sorted(lengths)}).")
+    return pd.DataFrame(data)
+
+
+def decode_shipyard(body: Any, columns: list[str] | None) -> pd.DataFrame:
+    """``{"records": [...]}``, ``{"columns": {...}}``, ``{"rows": [[...]]}`` or a bare list of records."""
+    if isinstance(body, list):
+        return _rows(body, columns, "The body")
+    if not isinstance(body, dict):
+        raise InvalidParameter("The body must be a JSON object with records, columns or rows, or a list of records.")
+    if "records" in body:
+        return _rows(body["records"], columns, "records")
+    if "columns" in body and isinstance(body["columns"], dict):
+        return _columns(body["columns"], "columns")
+    if "rows" in body:
+        return _rows(body["rows"], body.get("columns") or columns, "rows")
+    raise InvalidParameter("Give the input as records ([{...}]), columns ({name: [...]}) or rows ([[...]]).",
+                           hint='Example: {"records": [{"distance": 1089, "dep_delay": 3}]}')
+
+
+def decode_mlflow(body: Any, columns: list[str] | None) -> pd.DataFrame:
+    """MLflow's scoring protocol (``mlflow models serve``)."""
+    if not isinstance(body, dict):
+        raise InvalidParameter("The body must be a JSON object with dataframe_split, dataframe_records, instances or inputs.")
+    if "dataframe_split" in body:
+        split = body["dataframe_split"]
+        if not isinstance(split, dict) or "data" not in split:
+            raise InvalidParameter("dataframe_split must be {\"columns\": [...], \"data\": [[...]]}.")
+        return _rows(split["data"], split.get("columns") or columns, "dataframe_split.data")
+    if "dataframe_records" in body:
+        return _rows(body["dataframe_records"], columns, "dataframe_records")
+    for key in ("instances", "inputs"):
+        if key in body:
+            value = body[key]
+            return _columns(value, key) if isinstance(value, dict) else _rows(value, columns, key)
+    raise InvalidParameter("Give one of dataframe_split, dataframe_records, instances or inputs (MLflow's scoring format).")
+
+
+def decode_v2(body: Any, columns: list[str] | None) -> pd.DataFrame:
+    """An Open Inference Protocol request: one input per column, or one 2-D tensor of all columns."""
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or not inputs:
+        raise InvalidParameter("A V2 inference request needs a non-empty \"inputs\" list of tensors.")
+    arrays = {}
+    for tensor in inputs:
+        if not isinstance(tensor, dict) or not {"name", "shape", "data"} <= tensor.keys():
+            raise InvalidParameter("Each V2 input needs name, shape, datatype and data.")
+        shape = tensor["shape"]
+        try:
+            array = np.asarray(tensor["data"]).reshape(shape)
+        except (ValueError, TypeError) as exc:
+            raise InvalidParameter(f"Input {tensor['name']!r}: data does not fit shape {shape}: {exc}.") from None
+        arrays[str(tensor["name"])] = array
+    if len(arrays) == 1:
+        (name, array), = arrays.items()
+        if array.ndim == 2 and columns and array.shape[1] == len(columns) and name not in columns:
+            return pd.DataFrame(array, columns=columns)
+    return pd.DataFrame({name: a.reshape(len(a), -1)[:, 0] if a.ndim > 1 else a for name, a in arrays.items()})
+
+
+def _plain(values: Any) -> list[Any]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def encode_v2(name: str, version: str, request_id: str, preds: Any, probas: Any) -> dict[str, Any]:
+    preds = np.asarray(preds)
+    outputs = [{"name": "predict", "shape": list(preds.shape), "datatype": _V2_TYPES.get(preds.dtype.kind, "BYTES"),
+                "data": _plain(preds.reshape(-1) if preds.dtype.kind not in "OUS" else preds.astype(str).reshape(-1))}]
+    if probas is not None:
+        p = np.asarray(probas, dtype=np.float64)
+        outputs.append({"name": "predict_proba", "shape": list(p.shape), "datatype": "FP64", "data": _plain(p.reshape(-1))})
+    return {"model_name": name, "model_version": version, "id": request_id, "outputs": outputs}
+
+
+def plain(values: Any) -> list[Any]:
+    """Predictions or probabilities as JSON-ready lists."""
+    return _plain(values)

@@ -1,0 +1,173 @@
+"""The inference server on a real socket: Shipyard, MLflow-scoring and Open Inference Protocol
+endpoints, validation errors, deployments (split, stickiness, shadow), overload, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+
+import shipyard as sy
+from shipyard.serving._app import InferenceServer, build_app
+from shipyard.workspace import current_workspace
+
+from ..conftest import _free_port
+
+
+class Slow(sy.PythonModel):
+    def predict(self, inputs: Any) -> Any:
+        time.sleep(0.2)
+        return np.zeros(len(inputs))
+
+
+@contextmanager
+def serving(server: InferenceServer) -> Iterator[str]:
+    import uvicorn
+
+    port = _free_port()
+    uv = uvicorn.Server(uvicorn.Config(build_app(server), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def models() -> tuple[pd.DataFrame, dict[int, LogisticRegression]]:
+    data = load_breast_cancer(as_frame=True)
+    x = data.data.iloc[:, :6].copy()
+    x.columns = [c.replace(" ", "_") for c in x.columns]
+    fitted = {}
+    for version, c in ((1, 1.0), (2, 0.01)):
+        model = LogisticRegression(C=c, max_iter=3000).fit(x, data.target)
+        with sy.start_run() as run:
+            info = run.log_model(model, name="model", input_example=x[:3])
+        sy.register_model(info.uri, "cancer")
+        fitted[version] = model
+    sy.set_alias("cancer", "champion", 1)
+    sy.set_alias("cancer", "challenger", 2)
+    return x, fitted
+
+
+def test_model_endpoints_in_every_protocol(models: tuple[pd.DataFrame, dict[int, LogisticRegression]]) -> None:
+    x, fitted = models
+    rows = x[:5]
+    expected = fitted[1].predict(rows).tolist()
+    server = InferenceServer(current_workspace(), "default", models=["models:/cancer@champion"])
+    with serving(server) as url:
+        ours = httpx.post(f"{url}/v1/models/cancer@champion/predict", json={"records": rows.to_dict("records")}).json()
+        assert ours["predictions"] == expected and ours["model_version"] == "cancer/1" and len(ours["request_id"]) == 32
+        np.testing.assert_allclose(ours["probabilities"], fitted[1].predict_proba(rows), rtol=1e-9)
+        as_columns = httpx.post(f"{url}/v1/models/cancer/predict", json={"columns": rows.to_dict("list")}).json()
+        as_rows = httpx.post(f"{url}/v1/models/cancer/predict", json={"rows": rows.to_numpy().tolist()}).json()
+        assert as_columns["predictions"] == as_rows["predictions"] == expected
+        split = {"dataframe_split": {"columns": list(rows.columns), "data": rows.to_numpy().tolist()}}
+        for body in (split, {"dataframe_records": rows.to_dict("records")}, {"instances": rows.to_dict("records")},
+                     {"inputs": rows.to_dict("list")}):
+            assert httpx.post(f"{url}/invocations", json=body).json() == {"predictions": expected}, body
+        meta = httpx.get(f"{url}/v2/models/cancer").json()
+        assert meta["name"] == "cancer" and [i["name"] for i in meta["inputs"]] == list(x.columns)
+        assert httpx.get(f"{url}/v2/models/cancer/ready").json() == {"name": "cancer", "ready": True}
+        assert httpx.get(f"{url}/v2/health/live").json() == {"live": True}
+        per_column = {"id": "r1", "inputs": [{"name": c, "shape": [5], "datatype": "FP64", "data": rows[c].tolist()}
+                                             for c in rows.columns]}
+        tensor = {"inputs": [{"name": "x", "shape": [5, 6], "datatype": "FP64", "data": rows.to_numpy().ravel().tolist()}]}
+        for body in (per_column, tensor):
+            v2 = httpx.post(f"{url}/v2/models/cancer/infer", json=body).json()
+            out = {o["name"]: o for o in v2["outputs"]}
+            assert out["predict"]["data"] == expected and out["predict_proba"]["shape"] == [5, 2], v2
+        assert v2["model_name"] == "cancer" and v2["model_version"] == "1"
+
+
+def test_bad_payloads_get_422_with_every_problem_by_field(models: tuple[pd.DataFrame, Any]) -> None:
+    x, _ = models
+    server = InferenceServer(current_workspace(), "default", models=["models:/cancer/1"])
+    with serving(server) as url:
+        record = x[:1].to_dict("records")[0]
+        del record["mean_area"]
+        record["mean_radius"] = "large"
+        bad = httpx.post(f"{url}/v1/models/cancer/predict", json={"records": [record]})
+        assert bad.status_code == 422
+        problems = {p["field"]: p["problem"] for p in bad.json()["problems"]}
+        assert set(problems) == {"mean_area", "mean_radius"} and "missing" in problems["mean_area"]
+        assert httpx.post(f"{url}/v1/models/cancer/predict", content=b"{nope").status_code == 400
+        assert httpx.post(f"{url}/v1/models/other/predict", json={"records": []}).status_code == 404
+        assert httpx.post(f"{url}/v2/models/cancer/infer", json={"inputs": []}).json()["error"]
+
+
+def test_a_deployment_splits_sticks_and_shadows(models: tuple[pd.DataFrame, dict[int, LogisticRegression]]) -> None:
+    x, _fitted = models
+    with sy.start_run() as run:
+        info = run.log_model(Slow(), name="slow", input_example=pd.DataFrame({"other": [1.0]}))
+    sy.register_model(info.uri, "broken-shadow")
+    sy.deploy("prod", routes={"cancer@champion": 80, "cancer@challenger": 20}, shadow=["cancer/2", "broken-shadow/1"],
+              sticky_key="user_id")
+    server = InferenceServer(current_workspace(), "default", deployments=["prod"])
+    with serving(server) as url, httpx.Client(base_url=url) as http:
+        seen = Counter()
+        for i in range(300):
+            record = {**x.iloc[i % 50].to_dict(), "user_id": f"u{i}"}
+            answer = http.post("/v1/deployments/prod/predict", json={"records": [record]})
+            assert answer.status_code == 200, answer.text
+            seen[answer.json()["model_version"]] += 1
+        assert 0.12 < seen["cancer/2"] / 300 < 0.28  # 20% of users, by their key
+        sticky = {http.post("/v1/deployments/prod/predict",
+                            json={"records": [{**x.iloc[0].to_dict(), "user_id": "u7"}]}).json()["model_version"]
+                  for _ in range(10)}
+        assert len(sticky) == 1
+        time.sleep(0.5)
+        metrics = http.get("/metrics").text
+    server.close()
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    variants = {s.labels["variant"] for s in families["shipyard_route_requests"].samples if s.name.endswith("_total")}
+    assert {"cancer@champion", "cancer@challenger", "shadow:cancer/2"} <= variants
+    assert sum(s.value for s in families["shipyard_shadow_failures"].samples if s.name.endswith("_total")) >= 1
+    logged = sy.predictions("prod")
+    assert (logged["route"] == "shadow:cancer/2").sum() >= 300 and (~logged["route"].str.startswith("shadow")).sum() == 310
+
+
+def test_overload_answers_503_quickly_and_batches_concurrent_requests(models: tuple[pd.DataFrame, Any]) -> None:
+    with sy.start_run() as run:
+        info = run.log_model(Slow(), name="slow", input_example=pd.DataFrame({"v": [1.0]}))
+    sy.register_model(info.uri, "slow")
+    server = InferenceServer(current_workspace(), "default", models=["models:/slow/1"], max_queue=2)
+
+    async def burst(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            return list(await asyncio.gather(*(http.post("/v1/models/slow/predict", json={"records": [{"v": 1.0}]})
+                                               for _ in range(24))))
+
+    with serving(server) as url:
+        answers = asyncio.run(burst(url))
+        codes = Counter(a.status_code for a in answers)
+        assert codes[503] > 0 and codes[200] > 0 and set(codes) <= {200, 503}, codes
+        refused = next(a for a in answers if a.status_code == 503)
+        assert refused.headers["retry-after"] == "1" and refused.json()["error_code"] == "OVERLOADED"
+    roomy = InferenceServer(current_workspace(), "default", models=["models:/slow/1"], max_queue=64)
+    with serving(roomy) as url:
+        answers = asyncio.run(burst(url))
+        assert {a.status_code for a in answers} == {200}
+        metrics = httpx.get(f"{url}/metrics").text
+    sizes = next(f for f in text_string_to_metric_families(metrics) if f.name == "shipyard_batch_size")
+    count = sum(s.value for s in sizes.samples if s.name.endswith("_count"))
+    total = sum(s.value for s in sizes.samples if s.name.endswith("_sum"))
+    assert total == 24 and count < 12  # 24 concurrent single rows, scored together in a few model calls
