@@ -171,3 +171,34 @@ def test_overload_answers_503_quickly_and_batches_concurrent_requests(models: tu
     count = sum(s.value for s in sizes.samples if s.name.endswith("_count"))
     total = sum(s.value for s in sizes.samples if s.name.endswith("_sum"))
     assert total == 24 and count < 12  # 24 concurrent single rows, scored together in a few model calls
+
+
+@pytest.mark.slow
+def test_shipyard_serve_cli_with_two_workers(models: tuple[pd.DataFrame, dict[int, LogisticRegression]]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    x, fitted = models
+    sy.flush()
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "shipyard.cli", "serve", "models:/cancer@champion", "--port", str(port),
+                             "--workers", "2"], env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "shipyard serve did not start"
+            time.sleep(0.2)
+        for _ in range(4):  # whichever worker answers, the same model
+            answer = httpx.post(f"http://127.0.0.1:{port}/v1/models/cancer@champion/predict",
+                                json={"records": x[:3].to_dict("records")}).json()
+            assert answer["predictions"] == fitted[1].predict(x[:3]).tolist()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
