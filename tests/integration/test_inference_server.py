@@ -202,3 +202,40 @@ def test_shipyard_serve_cli_with_two_workers(models: tuple[pd.DataFrame, dict[in
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_hot_swap_under_load_fails_no_request(models: tuple[pd.DataFrame, dict[int, LogisticRegression]]) -> None:
+    x, _fitted = models
+    sy.deploy("live", routes={"cancer@champion": 100})
+    server = InferenceServer(current_workspace(), "default", models=["models:/cancer@champion"], deployments=["live"],
+                             reload_seconds=0.2)
+    seen: list[tuple[int, str, str]] = []
+    stop = threading.Event()
+
+    def load(url: str, path: str) -> None:
+        with httpx.Client(base_url=url, timeout=10) as http:
+            while not stop.is_set():
+                answer = http.post(path, json={"records": x[:2].to_dict("records")})
+                seen.append((answer.status_code, path, answer.json().get("model_version", answer.text)))
+
+    with serving(server) as url:
+        workers = [threading.Thread(target=load, args=(url, p)) for p in
+                   ("/v1/models/cancer@champion/predict", "/v1/deployments/live/predict")]
+        for w in workers:
+            w.start()
+        time.sleep(0.5)
+        sy.set_alias("cancer", "champion", 2)  # both the model route and the deployment follow the alias
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not all(
+                any(v == "cancer/2" and p == path for _c, p, v in seen[-20:]) for path in
+                ("/v1/models/cancer@champion/predict", "/v1/deployments/live/predict")):
+            time.sleep(0.1)
+        time.sleep(0.3)
+        stop.set()
+        for w in workers:
+            w.join()
+    assert seen and all(code == 200 for code, _p, _v in seen), [s for s in seen if s[0] != 200][:5]
+    for path in ("/v1/models/cancer@champion/predict", "/v1/deployments/live/predict"):
+        versions = [v for _c, p, v in seen if p == path]
+        assert versions[0] == "cancer/1" and versions[-1] == "cancer/2"
+        assert versions == sorted(versions)  # once swapped, never back

@@ -17,6 +17,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
     workers: Annotated[int, typer.Option(help="Worker processes (each loads the models).")] = 1,
     max_queue: Annotated[int, typer.Option(help="Requests one model may queue before answering 503.")] = 1024,
+    reload_seconds: Annotated[float, typer.Option(help="How often to check for moved aliases and changed deployments "
+                                                        "(new models are loaded and warmed, then swapped in; 0: never).")] = 2.0,
 ) -> None:
     """Serve models and deployments: /v1/.../predict, the Open Inference Protocol (/v2), MLflow's /invocations, /metrics."""
     import uvicorn
@@ -24,7 +26,8 @@ def serve(
     from shipyard.config import configure, export_environment
 
     names = [*(models or []), *(deployment or [])]
-    spec = {"models": list(models or []), "deployments": list(deployment or []), "max_queue": max_queue}
+    spec = {"models": list(models or []), "deployments": list(deployment or []), "max_queue": max_queue,
+            "reload_seconds": reload_seconds}
     if not names:
         raise typer.BadParameter("give a model (models:/name@alias) or --deployment NAME")
     settings = configure(serve_targets=json.dumps(spec))

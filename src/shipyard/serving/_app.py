@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +35,8 @@ from shipyard.serving._batcher import Batcher
 from shipyard.serving._deployments import Deployments, model_ref
 from shipyard.serving._metrics import Metrics
 from shipyard.serving._routing import Router
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from shipyard.models import LoadedModel
@@ -95,24 +98,53 @@ def _error(exc: ShipyardError, protocol: str) -> Response:
 
 class InferenceServer:
     def __init__(self, workspace: Workspace, project: str, *, models: list[str] = (), deployments: list[str] = (),  # type: ignore[assignment]
-                 max_queue: int = 1024, log_predictions: bool = True) -> None:
+                 max_queue: int = 1024, log_predictions: bool = True, reload_seconds: float = 2.0) -> None:
         self.workspace, self.project = workspace, project
         self.deps = Deployments(workspace, project)
         self.metrics = Metrics()
         self.max_queue = max_queue
+        self.reload_seconds = reload_seconds
+        self._log_predictions = log_predictions
         self._by_version: dict[str, Served] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._models = [model_ref(r) for r in models]
+        self._deployments = list(deployments)
+        self._state: dict[str, Any] = {}
         self.targets: dict[str, Target] = {}
-        for ref in models:
-            served = self._load(model_ref(ref), 64, 2)
-            target = Target(served.version.name, {served.ref: served}, Router([_route(served.ref)]))
-            self.targets[served.version.name] = target
-            self.targets.setdefault(served.ref, target)
-        for name in deployments:
-            self.targets[name] = self._deployment(name, log_predictions)
+        self.refresh()
         if not self.targets:
             raise InvalidParameter("Serve at least one model (models:/name@alias) or deployment (--deployment NAME).")
         self.default = next(iter(self.targets.values()))
+
+    # -- loading and hot swap ------------------------------------------------------------------------
+    def refresh(self) -> list[str]:
+        """Re-resolve every served reference (aliases move, deployments change); load and warm what
+        changed, then swap it in with one assignment, so requests never see a half-loaded model.
+        Returns the names swapped."""
+        swapped = []
+        for ref in self._models:
+            version = self.deps.registry.resolve_version(f"models:/{ref}")
+            if self._state.get(ref) != (version.name, version.version):
+                served = self._load(ref, 64, 2)
+                target = Target(served.version.name, {served.ref: served}, Router([_route(served.ref)]))
+                self.targets[served.version.name] = target
+                self.targets[served.ref] = target
+                self._state[ref] = (version.name, version.version)
+                swapped.append(ref)
+        for name in self._deployments:
+            d = self.deps.store.get_deployment(self.project, name)
+            refs = [r.model for r in d.routes] + list(d.shadow)
+            resolved = (d.revision, tuple(self.deps.registry.resolve_version(f"models:/{r}").version for r in refs))
+            if self._state.get(name) != resolved:
+                old = self.targets.get(name)
+                self.targets[name] = self._deployment(name, self._log_predictions, old.log if old else None)
+                self._state[name] = resolved
+                swapped.append(name)
+        if swapped:
+            live = {s.label for t in self.targets.values() for s in [*t.routes.values(), *t.shadow]}
+            for key in [k for k in self._by_version if k not in live]:
+                del self._by_version[key]  # queued work still completes: the batcher's task holds it
+        return swapped
 
     def _load(self, ref: str, max_batch: int, max_wait_ms: float) -> Served:
         version = self.deps.registry.resolve_version(f"models:/{ref}")
@@ -141,14 +173,15 @@ class InferenceServer:
         self._by_version[key] = served
         return served
 
-    def _deployment(self, name: str, log_predictions: bool) -> Target:
+    def _deployment(self, name: str, log_predictions: bool, log: PredictionLog | None = None) -> Target:
         from shipyard.monitoring import PredictionLog
 
         d = self.deps.store.get_deployment(self.project, name)
         batch, wait = int(d.config.get("max_batch_size", 64)), float(d.config.get("max_wait_ms", 2))
         routes = {r.model: self._load(r.model, batch, wait) for r in d.routes if r.weight > 0}
         shadow = [self._load(s, batch, wait) for s in d.shadow]
-        log = PredictionLog(self.workspace, self.project, name) if log_predictions else None
+        if log is None and log_predictions:
+            log = PredictionLog(self.workspace, self.project, name)
         return Target(name, routes, Router(d.routes), d.sticky_key, shadow, log, deployment=True)
 
     # -- the request path -------------------------------------------------------------------------------
@@ -312,9 +345,23 @@ def build_app(server: InferenceServer) -> Starlette:
         HttpRoute("/ping", healthz, methods=["GET"]),
         HttpRoute("/metrics", metrics, methods=["GET"]),
     ]
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(server.reload_seconds)
+            try:
+                swapped = await asyncio.to_thread(server.refresh)
+            except Exception:  # noqa: BLE001 - keep serving what is loaded; try again at the next tick
+                log.warning("Could not refresh the served models", exc_info=True)
+                continue
+            if swapped:
+                log.info("Swapped in new models for %s", ", ".join(swapped))
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        watcher = asyncio.get_running_loop().create_task(watch()) if server.reload_seconds > 0 else None
         yield
+        if watcher is not None:
+            watcher.cancel()
         server.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -342,5 +389,6 @@ def app_from_settings() -> Starlette:
     settings = get_settings()
     spec = json.loads(settings.serve_targets or "{}")
     server = InferenceServer(build_workspace(settings), settings.project, models=spec.get("models", []),
-                             deployments=spec.get("deployments", []), max_queue=int(spec.get("max_queue", 1024)))
+                             deployments=spec.get("deployments", []), max_queue=int(spec.get("max_queue", 1024)),
+                             reload_seconds=float(spec.get("reload_seconds", 2.0)))
     return build_app(server)
