@@ -239,3 +239,23 @@ def test_hot_swap_under_load_fails_no_request(models: tuple[pd.DataFrame, dict[i
         versions = [v for _c, p, v in seen if p == path]
         assert versions[0] == "cancer/1" and versions[-1] == "cancer/2"
         assert versions == sorted(versions)  # once swapped, never back
+
+
+def test_a_real_v2_client_round_trip(models: tuple[pd.DataFrame, dict[int, LogisticRegression]]) -> None:
+    """tritonclient (a KServe V2 / Open Inference Protocol client) talks to the server unchanged."""
+    import tritonclient.http as triton
+
+    x, fitted = models
+    rows = x[:4]
+    server = InferenceServer(current_workspace(), "default", models=["models:/cancer@champion"])
+    with serving(server) as url:
+        client = triton.InferenceServerClient(url.removeprefix("http://"))
+        assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("cancer")
+        assert [i["name"] for i in client.get_model_metadata("cancer")["inputs"]] == list(rows.columns)
+        tensor = triton.InferInput("x", list(rows.shape), "FP64")
+        tensor.set_data_from_numpy(rows.to_numpy())
+        result = client.infer("cancer", [tensor], outputs=[triton.InferRequestedOutput("predict", binary_data=False),
+                                                             triton.InferRequestedOutput("predict_proba", binary_data=False)])
+        assert result.as_numpy("predict").tolist() == fitted[1].predict(rows).tolist()
+        np.testing.assert_allclose(result.as_numpy("predict_proba"), fitted[1].predict_proba(rows), rtol=1e-9)
+        client.close()

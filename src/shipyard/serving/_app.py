@@ -243,6 +243,11 @@ def build_app(server: InferenceServer) -> Starlette:
 
     async def body_of(request: Request) -> Any:
         raw = await request.body()
+        binary = request.headers.get("inference-header-content-length")
+        if binary is not None:  # the Open Inference Protocol's binary tensor extension
+            if not binary.isdigit():
+                raise InvalidParameter("Inference-Header-Content-Length must be a byte count.")
+            return _codec.split_v2_binary(raw, int(binary))
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
