@@ -259,3 +259,28 @@ def test_a_real_v2_client_round_trip(models: tuple[pd.DataFrame, dict[int, Logis
         assert result.as_numpy("predict").tolist() == fitted[1].predict(rows).tolist()
         np.testing.assert_allclose(result.as_numpy("predict_proba"), fitted[1].predict_proba(rows), rtol=1e-9)
         client.close()
+
+
+def test_auth_and_body_limit(models: tuple[pd.DataFrame, dict[int, LogisticRegression]]) -> None:
+    from shipyard.access import issue_token
+    from shipyard.entities import Role
+
+    x, _ = models
+    store = current_workspace().metadata
+    store.create_user("ana")  # type: ignore[attr-defined]
+    store.create_user("bo")  # type: ignore[attr-defined]
+    mine = issue_token(store, "ana", "default", Role.VIEWER)[1]  # type: ignore[arg-type]
+    other = issue_token(store, "bo", "elsewhere", Role.EDITOR)[1]  # type: ignore[arg-type]
+    sy.init(server_max_body_bytes=20_000)
+    server = InferenceServer(current_workspace(), "default", models=["models:/cancer/1"], auth=True)
+    body = {"records": x[:2].to_dict("records")}
+    with serving(server) as url:
+        path = f"{url}/v1/models/cancer/predict"
+        assert httpx.post(path, json=body).status_code == 401
+        assert httpx.post(path, json=body, headers={"authorization": "Bearer nonsense"}).status_code == 401
+        assert httpx.post(path, json=body, headers={"authorization": f"Bearer {other}"}).status_code == 403
+        assert httpx.post(path, json=body, headers={"authorization": f"Bearer {mine}"}).status_code == 200
+        huge = {"records": x.to_dict("records") * 3}
+        too_big = httpx.post(path, json=huge, headers={"authorization": f"Bearer {mine}"})
+        assert too_big.status_code == 413 and too_big.json()["error_code"] == "REQUEST_TOO_LARGE"
+        assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open

@@ -19,6 +19,7 @@ def serve(
     max_queue: Annotated[int, typer.Option(help="Requests one model may queue before answering 503.")] = 1024,
     reload_seconds: Annotated[float, typer.Option(help="How often to check for moved aliases and changed deployments "
                                                         "(new models are loaded and warmed, then swapped in; 0: never).")] = 2.0,
+    auth: Annotated[bool, typer.Option("--auth/--no-auth", help="Require a viewer token of the project (Authorization: Bearer sy_…).")] = False,
 ) -> None:
     """Serve models and deployments: /v1/.../predict, the Open Inference Protocol (/v2), MLflow's /invocations, /metrics."""
     import uvicorn
@@ -30,7 +31,7 @@ def serve(
             "reload_seconds": reload_seconds}
     if not names:
         raise typer.BadParameter("give a model (models:/name@alias) or --deployment NAME")
-    settings = configure(serve_targets=json.dumps(spec))
+    settings = configure(serve_targets=json.dumps(spec), server_auth=auth or None)
     from shipyard.serving._app import app_from_settings
 
     app_from_settings()  # load everything once here: a bad reference fails before any worker starts

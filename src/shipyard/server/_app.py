@@ -155,10 +155,10 @@ def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAP
     )
     app.state.workspace = ws
     app.state.auth = auth
-    from shipyard.server._limits import RequestLimits
+    from shipyard.server._limits import RequestLimits, is_streaming
 
     app.add_middleware(RequestLimits, max_body_bytes=ws.settings.server_max_body_bytes,  # type: ignore[arg-type]
-                       body_timeout=ws.settings.server_body_timeout)
+                       body_timeout=ws.settings.server_body_timeout, streaming=is_streaming)
 
     @app.exception_handler(ShipyardError)
     async def shipyard_error(request: Request, exc: ShipyardError) -> Response:

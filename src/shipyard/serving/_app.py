@@ -98,8 +98,11 @@ def _error(exc: ShipyardError, protocol: str) -> Response:
 
 class InferenceServer:
     def __init__(self, workspace: Workspace, project: str, *, models: list[str] = (), deployments: list[str] = (),  # type: ignore[assignment]
-                 max_queue: int = 1024, log_predictions: bool = True, reload_seconds: float = 2.0) -> None:
+                 max_queue: int = 1024, log_predictions: bool = True, reload_seconds: float = 2.0,
+                 auth: bool = False) -> None:
         self.workspace, self.project = workspace, project
+        self.auth = auth
+        self._granted: dict[str, float] = {}
         self.deps = Deployments(workspace, project)
         self.metrics = Metrics()
         self.max_queue = max_queue
@@ -224,6 +227,22 @@ class InferenceServer:
         except Exception:  # noqa: BLE001 - a shadow's failure is counted, never raised
             self.metrics.shadow_failed(target.name, served.ref)
 
+    def authorize(self, header: str) -> None:
+        """With auth on, a viewer (or better) token of the served project is needed. Granted tokens are
+        remembered for 30 s (a revoked token is refused within that time)."""
+        from shipyard.access import authenticate
+        from shipyard.entities import Role
+
+        token = header[7:].strip() if header.lower().startswith("bearer ") else None
+        now = time.monotonic()
+        if self._granted.get(token or "", 0.0) > now:
+            return
+        principal = authenticate(self.workspace.metadata, token)  # type: ignore[arg-type]
+        principal.require(self.project, Role.VIEWER)
+        if len(self._granted) > 10_000:
+            self._granted.clear()
+        self._granted[token or ""] = now + 30.0
+
     def close(self) -> None:
         for target in self.targets.values():
             if target.log is not None:
@@ -238,29 +257,42 @@ def _route(ref: str) -> Any:
 
 # -- HTTP ------------------------------------------------------------------------------------------------
 
+async def _body_of(request: Request) -> Any:
+    raw = await request.body()
+    binary = request.headers.get("inference-header-content-length")
+    if binary is not None:  # the Open Inference Protocol's binary tensor extension
+        if not binary.isdigit():
+            raise InvalidParameter("Inference-Header-Content-Length must be a byte count.")
+        return _codec.split_v2_binary(raw, int(binary))
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidParameter("The request body is not valid JSON.") from None
+
+
+def _v2_metadata(target: Target) -> dict[str, Any]:
+    served = next(iter(target.routes.values()))
+    inputs = [{"name": c, "datatype": _v2_type(served, c), "shape": [-1]} for c in served.columns or []]
+    outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
+    if served.model.has_proba:
+        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})
+    return {"name": target.name, "versions": sorted({str(s.version.version) for s in target.routes.values()}),
+            "platform": f"shipyard/{served.model.flavor}", "inputs": inputs, "outputs": outputs}
+
+
 def build_app(server: InferenceServer) -> Starlette:
     """The ASGI app of ``server``."""
-
-    async def body_of(request: Request) -> Any:
-        raw = await request.body()
-        binary = request.headers.get("inference-header-content-length")
-        if binary is not None:  # the Open Inference Protocol's binary tensor extension
-            if not binary.isdigit():
-                raise InvalidParameter("Inference-Header-Content-Length must be a byte count.")
-            return _codec.split_v2_binary(raw, int(binary))
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise InvalidParameter("The request body is not valid JSON.") from None
 
     async def handle(request: Request, name: str | None, protocol: str, endpoint: str) -> Response:
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         model, version, code = name or "", "", 200
         try:
+            if server.auth:
+                await asyncio.to_thread(server.authorize, request.headers.get("authorization", ""))
             target = server.target(name) if name is not None else server.default
             model = target.name
-            body = await body_of(request)
+            body = await _body_of(request)
             columns = next(iter(target.routes.values())).columns
             decode = {"shipyard": _codec.decode_shipyard, "mlflow": _codec.decode_mlflow, "v2": _codec.decode_v2}[protocol]
             frame = decode(body, columns)
@@ -308,16 +340,9 @@ def build_app(server: InferenceServer) -> Starlette:
 
     async def v2_model(request: Request) -> Response:
         try:
-            target = server.target(request.path_params["name"])
+            return _json(_v2_metadata(server.target(request.path_params["name"])))
         except ShipyardError as exc:
             return _error(exc, "v2")
-        served = next(iter(target.routes.values()))
-        inputs = [{"name": c, "datatype": _v2_type(served, c), "shape": [-1]} for c in served.columns or []]
-        outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
-        if served.model.has_proba:
-            outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})
-        return _json({"name": target.name, "versions": sorted({str(s.version.version) for s in target.routes.values()}),
-                      "platform": f"shipyard/{served.model.flavor}", "inputs": inputs, "outputs": outputs})
 
     async def v2_model_ready(request: Request) -> Response:
         name = request.path_params["name"]
@@ -371,6 +396,11 @@ def build_app(server: InferenceServer) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.server = server
+    settings = server.workspace.settings
+    from shipyard._internal._asgi import RequestLimits
+
+    app.add_middleware(RequestLimits, max_body_bytes=settings.server_max_body_bytes,  # type: ignore[arg-type]
+                       body_timeout=settings.server_body_timeout)
     return app
 
 
@@ -395,5 +425,5 @@ def app_from_settings() -> Starlette:
     spec = json.loads(settings.serve_targets or "{}")
     server = InferenceServer(build_workspace(settings), settings.project, models=spec.get("models", []),
                              deployments=spec.get("deployments", []), max_queue=int(spec.get("max_queue", 1024)),
-                             reload_seconds=float(spec.get("reload_seconds", 2.0)))
+                             reload_seconds=float(spec.get("reload_seconds", 2.0)), auth=settings.server_auth)
     return build_app(server)
