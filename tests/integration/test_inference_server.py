@@ -134,6 +134,9 @@ def test_a_deployment_splits_sticks_and_shadows(models: tuple[pd.DataFrame, dict
                             json={"records": [{**x.iloc[0].to_dict(), "user_id": "u7"}]}).json()["model_version"]
                   for _ in range(10)}
         assert len(sticky) == 1
+        first = http.post("/v1/deployments/prod/predict", json={"records": [{**x.iloc[0].to_dict(), "user_id": "u1"}]}).json()
+        assert http.post("/v1/deployments/prod/feedback", json={"labels": {first["request_id"]: 1}}).json() == {"recorded": 1}
+        assert http.post("/v1/deployments/prod/feedback", json={"labels": 3}).status_code == 400
         time.sleep(0.5)
         metrics = http.get("/metrics").text
     server.close()
@@ -142,7 +145,8 @@ def test_a_deployment_splits_sticks_and_shadows(models: tuple[pd.DataFrame, dict
     assert {"cancer@champion", "cancer@challenger", "shadow:cancer/2"} <= variants
     assert sum(s.value for s in families["shipyard_shadow_failures"].samples if s.name.endswith("_total")) >= 1
     logged = sy.predictions("prod")
-    assert (logged["route"] == "shadow:cancer/2").sum() >= 300 and (~logged["route"].str.startswith("shadow")).sum() == 310
+    assert (logged["route"] == "shadow:cancer/2").sum() >= 300 and (~logged["route"].str.startswith("shadow")).sum() == 311
+    assert logged.loc[logged["request_id"] == first["request_id"], "label"].tolist() == [1, 1]  # live + shadow row
 
 
 def test_overload_answers_503_quickly_and_batches_concurrent_requests(models: tuple[pd.DataFrame, Any]) -> None:

@@ -280,6 +280,26 @@ def _v2_metadata(target: Target) -> dict[str, Any]:
             "platform": f"shipyard/{served.model.flavor}", "inputs": inputs, "outputs": outputs}
 
 
+def _labels(body: Any) -> dict[str, Any]:
+    if isinstance(body, list) and all(isinstance(i, dict) and "request_id" in i and "label" in i for i in body):
+        return {str(i["request_id"]): i["label"] for i in body}
+    if isinstance(body, dict) and isinstance(body.get("labels"), dict):
+        return {str(k): v for k, v in body["labels"].items()}
+    raise InvalidParameter('Send {"labels": {"<request id>": label}} or [{"request_id": ..., "label": ...}].')
+
+
+def _payload(protocol: str, target: Target, served: Served, body: Any, request_id: str, preds: Any,
+             probas: Any) -> dict[str, Any]:
+    if protocol == "v2":
+        return _codec.encode_v2(target.name, str(served.version.version), str(body.get("id") or request_id), preds, probas)
+    if protocol == "mlflow":
+        return {"predictions": _codec.plain(preds)}
+    payload = {"predictions": _codec.plain(preds), "model_version": served.label, "request_id": request_id}
+    if probas is not None:
+        payload["probabilities"] = _codec.plain(probas)
+    return payload
+
+
 def build_app(server: InferenceServer) -> Starlette:
     """The ASGI app of ``server``."""
 
@@ -298,16 +318,8 @@ def build_app(server: InferenceServer) -> Starlette:
             frame = decode(body, columns)
             served, preds, probas = await server.answer(target, frame, request_id)
             version = served.label
-            if protocol == "v2":
-                payload = _codec.encode_v2(target.name, str(served.version.version), str(body.get("id") or request_id),
-                                           preds, probas)
-            elif protocol == "mlflow":
-                payload = {"predictions": _codec.plain(preds)}
-            else:
-                payload = {"predictions": _codec.plain(preds), "model_version": version, "request_id": request_id}
-                if probas is not None:
-                    payload["probabilities"] = _codec.plain(probas)
-            return _json(payload, headers={"x-request-id": request_id})
+            return _json(_payload(protocol, target, served, body, request_id, preds, probas),
+                         headers={"x-request-id": request_id})
         except ShipyardError as exc:
             code = exc.http_status
             return _error(exc, protocol)
@@ -322,6 +334,24 @@ def build_app(server: InferenceServer) -> Starlette:
         if name not in server.targets or not server.targets[name].deployment:
             return _error(NotFound(f"This server does not serve the deployment {name!r}."), "shipyard")
         return await handle(request, name, "shipyard", "predict")
+
+    async def feedback(request: Request) -> Response:
+        """Ground-truth labels for earlier requests: ``{"labels": {"<request id>": label, ...}}`` or
+        ``[{"request_id": ..., "label": ...}, ...]``; written to the deployment's prediction log."""
+        from shipyard.monitoring import record_feedback
+
+        name = request.path_params["name"]
+        try:
+            if server.auth:
+                await asyncio.to_thread(server.authorize, request.headers.get("authorization", ""))
+            target = server.target(name)
+            if not target.deployment:
+                raise NotFound(f"This server does not serve the deployment {name!r}.")
+            labels = _labels(await _body_of(request))
+            count = await asyncio.to_thread(record_feedback, server.workspace, server.project, name, labels)
+        except ShipyardError as exc:
+            return _error(exc, "shipyard")
+        return _json({"recorded": count})
 
     async def invocations(request: Request) -> Response:
         return await handle(request, None, "mlflow", "invocations")
@@ -360,6 +390,7 @@ def build_app(server: InferenceServer) -> Starlette:
     routes = [
         HttpRoute("/v1/models/{ref:path}/predict", predict_model, methods=["POST"]),
         HttpRoute("/v1/deployments/{name}/predict", predict_deployment, methods=["POST"]),
+        HttpRoute("/v1/deployments/{name}/feedback", feedback, methods=["POST"]),
         HttpRoute("/invocations", invocations, methods=["POST"]),
         HttpRoute("/v2", v2_server, methods=["GET"]),
         HttpRoute("/v2/health/live", v2_live, methods=["GET"]),
