@@ -16,7 +16,8 @@
     ├── PermissionDenied               the credentials do not allow this (403)
     │   └── QuotaExceeded              a project quota would be exceeded; names the quota (403)
     ├── RequestTooLarge                a request body over the server's limit (413)
-    └── Overloaded                     the server is busy or the client too slow; retry later (503)
+    ├── Overloaded                     the server is busy or the client too slow; retry later (503)
+    └── RateLimited                    a caller over its request rate; retry after the time given (429)
 
 Every class carries ``http_status`` so servers and the UI map errors without special cases.
 Message format: what happened, what was expected, how to fix it. ``hint`` is the "how to fix it"
@@ -159,8 +160,22 @@ class Overloaded(ShipyardError):
     default_hint = "Retry after a short wait, with backoff."
 
 
+
+class RateLimited(ShipyardError):
+    """A caller sent more requests than its rate limit allows (``retry_after`` seconds until the next one)."""
+
+    http_status = 429
+    error_code = "RATE_LIMITED"
+    default_hint = "Slow down: wait the Retry-After seconds, or ask for a higher limit."
+
+    def __init__(self, *args: object, retry_after: float = 1.0, hint: str | None = None) -> None:
+        super().__init__(*args, hint=hint)
+        self.retry_after = retry_after
+
+
 __all__ = [
     "Overloaded",
+    "RateLimited",
     "QuotaExceeded",
     "RequestTooLarge",
     "AuthenticationError",

@@ -288,3 +288,19 @@ def test_auth_and_body_limit(models: tuple[pd.DataFrame, dict[int, LogisticRegre
         too_big = httpx.post(path, json=huge, headers={"authorization": f"Bearer {mine}"})
         assert too_big.status_code == 413 and too_big.json()["error_code"] == "REQUEST_TOO_LARGE"
         assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
+
+
+def test_rate_limit_per_caller_answers_429_with_retry_after(models: tuple[pd.DataFrame, Any]) -> None:
+    x, _ = models
+    server = InferenceServer(current_workspace(), "default", models=["models:/cancer/1"], rate_limit=2.0, burst=3)
+    body = {"records": x[:1].to_dict("records")}
+    with serving(server) as url, httpx.Client(base_url=url) as http:
+        codes = [http.post("/v1/models/cancer/predict", json=body, headers={"authorization": "Bearer a"}).status_code
+                 for _ in range(8)]
+        assert codes[:3] == [200, 200, 200] and 429 in codes[3:]
+        limited = http.post("/v1/models/cancer/predict", json=body, headers={"authorization": "Bearer a"})
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert limited.json()["error_code"] == "RATE_LIMITED"
+        assert http.post("/v1/models/cancer/predict", json=body, headers={"authorization": "Bearer b"}).status_code == 200
+        time.sleep(1.1)  # the bucket refills at 2 requests/s
+        assert http.post("/v1/models/cancer/predict", json=body, headers={"authorization": "Bearer a"}).status_code == 200

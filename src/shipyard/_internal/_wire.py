@@ -11,7 +11,7 @@ BY_CODE: dict[str, type[errors.ShipyardError]] = {
     for cls in (
         errors.ConfigError, errors.NotFound, errors.AlreadyExists, errors.InvalidParameter, errors.IntegrityError,
         errors.SchemaVersionError, errors.BackendUnavailable, errors.ContractViolation, errors.AuthenticationError,
-        errors.PermissionDenied, errors.QuotaExceeded, errors.RequestTooLarge, errors.Overloaded,
+        errors.PermissionDenied, errors.QuotaExceeded, errors.RequestTooLarge, errors.Overloaded, errors.RateLimited,
         errors.ShipyardError,
     )
 }

@@ -20,6 +20,8 @@ def serve(
     reload_seconds: Annotated[float, typer.Option(help="How often to check for moved aliases and changed deployments "
                                                         "(new models are loaded and warmed, then swapped in; 0: never).")] = 2.0,
     auth: Annotated[bool, typer.Option("--auth/--no-auth", help="Require a viewer token of the project (Authorization: Bearer sy_…).")] = False,
+    rate_limit: Annotated[Optional[float], typer.Option(help="Requests/s per token (or client address without auth); over it: 429 with Retry-After.")] = None,
+    burst: Annotated[Optional[int], typer.Option(help="Requests a caller may send at once above the rate (default: the rate).")] = None,
 ) -> None:
     """Serve models and deployments: /v1/.../predict, the Open Inference Protocol (/v2), MLflow's /invocations, /metrics."""
     import uvicorn
@@ -28,7 +30,7 @@ def serve(
 
     names = [*(models or []), *(deployment or [])]
     spec = {"models": list(models or []), "deployments": list(deployment or []), "max_queue": max_queue,
-            "reload_seconds": reload_seconds}
+            "reload_seconds": reload_seconds, "rate_limit": rate_limit, "burst": burst}
     if not names:
         raise typer.BadParameter("give a model (models:/name@alias) or --deployment NAME")
     settings = configure(serve_targets=json.dumps(spec), server_auth=auth or None)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,7 +28,14 @@ from starlette.routing import Route as HttpRoute
 
 from shipyard._internal._version import VERSION
 from shipyard.entities import ModelVersion
-from shipyard.exceptions import ContractViolation, InvalidParameter, NotFound, Overloaded, ShipyardError
+from shipyard.exceptions import (
+    ContractViolation,
+    InvalidParameter,
+    NotFound,
+    Overloaded,
+    RateLimited,
+    ShipyardError,
+)
 from shipyard.models._signature import enforce, input_columns
 from shipyard.serving import _codec
 from shipyard.serving._batch import _argmax_labels
@@ -88,6 +96,8 @@ def _problems(exc: ContractViolation) -> list[dict[str, str]]:
 
 def _error(exc: ShipyardError, protocol: str) -> Response:
     headers = {"retry-after": "1"} if isinstance(exc, Overloaded) else None
+    if isinstance(exc, RateLimited):
+        headers = {"retry-after": str(max(1, math.ceil(exc.retry_after)))}
     if protocol == "v2":
         return _json({"error": str(exc)}, exc.http_status, headers)
     body: dict[str, Any] = {"error_code": exc.error_code, "message": str(exc), "hint": exc.hint}
@@ -99,9 +109,12 @@ def _error(exc: ShipyardError, protocol: str) -> Response:
 class InferenceServer:
     def __init__(self, workspace: Workspace, project: str, *, models: list[str] = (), deployments: list[str] = (),  # type: ignore[assignment]
                  max_queue: int = 1024, log_predictions: bool = True, reload_seconds: float = 2.0,
-                 auth: bool = False) -> None:
+                 auth: bool = False, rate_limit: float | None = None, burst: int | None = None) -> None:
         self.workspace, self.project = workspace, project
         self.auth = auth
+        self.rate_limit = rate_limit
+        self.burst = float(burst if burst is not None else max(1, int(rate_limit or 1)))
+        self._buckets: dict[str, tuple[float, float]] = {}
         self._granted: dict[str, float] = {}
         self.deps = Deployments(workspace, project)
         self.metrics = Metrics()
@@ -227,6 +240,22 @@ class InferenceServer:
         except Exception:  # noqa: BLE001 - a shadow's failure is counted, never raised
             self.metrics.shadow_failed(target.name, served.ref)
 
+    def throttle(self, caller: str) -> None:
+        """Per-caller token bucket: ``rate_limit`` requests/s with bursts of ``burst``; over it,
+        RateLimited (429) with the seconds until the next request is allowed."""
+        if self.rate_limit is None:
+            return
+        now = time.monotonic()
+        tokens, last = self._buckets.get(caller, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate_limit)
+        if tokens < 1.0:
+            self._buckets[caller] = (tokens, now)
+            wait = (1.0 - tokens) / self.rate_limit
+            raise RateLimited(f"Over the rate limit of {self.rate_limit:g} requests/s for this caller.", retry_after=wait)
+        if len(self._buckets) > 100_000:
+            self._buckets.clear()
+        self._buckets[caller] = (tokens - 1.0, now)
+
     def authorize(self, header: str) -> None:
         """With auth on, a viewer (or better) token of the served project is needed. Granted tokens are
         remembered for 30 s (a revoked token is refused within that time)."""
@@ -308,8 +337,10 @@ def build_app(server: InferenceServer) -> Starlette:
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         model, version, code = name or "", "", 200
         try:
+            header = request.headers.get("authorization", "")
             if server.auth:
-                await asyncio.to_thread(server.authorize, request.headers.get("authorization", ""))
+                await asyncio.to_thread(server.authorize, header)
+            server.throttle(header or (request.client.host if request.client else ""))
             target = server.target(name) if name is not None else server.default
             model = target.name
             body = await _body_of(request)
@@ -456,5 +487,6 @@ def app_from_settings() -> Starlette:
     spec = json.loads(settings.serve_targets or "{}")
     server = InferenceServer(build_workspace(settings), settings.project, models=spec.get("models", []),
                              deployments=spec.get("deployments", []), max_queue=int(spec.get("max_queue", 1024)),
-                             reload_seconds=float(spec.get("reload_seconds", 2.0)), auth=settings.server_auth)
+                             reload_seconds=float(spec.get("reload_seconds", 2.0)), auth=settings.server_auth,
+                             rate_limit=spec.get("rate_limit"), burst=spec.get("burst"))
     return build_app(server)
