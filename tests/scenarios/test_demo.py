@@ -33,3 +33,19 @@ def test_demo_trains_tracks_and_summarises() -> None:
     sample = load_flights(500).drop(columns=["delayed", "date"])
     predictions = sy.load_model("models:/flight-delay@champion").predict_proba(sample)
     assert predictions.shape == (500, 2)
+
+
+    # the serving step: champion 90 / challenger 10 behind flights-prod, real held-out flights over HTTP
+    second = sy.registry.get_version("flight-delay", sy.registry.get_model("flight-delay").aliases["challenger"])
+    assert second.run_id == children.iloc[1]["run_id"]
+    deployment = sy.serving.status("flights-prod").deployment
+    assert {r.model: r.weight for r in deployment.routes} == {"flight-delay@champion": 90, "flight-delay@challenger": 10}
+    text = " ".join(result.output.split())  # rich wraps lines at the console width
+    assert "Traffic on flights-prod" in text and "500/500 answered" in text
+    assert "p50" in text and "p99" in text and "requests/s" in text
+    assert "prediction log: 500 of 500 requests written" in text and "500 true labels recorded" in text
+    logged = sy.predictions("flights-prod")
+    assert logged["request_id"].nunique() == 500 and logged["label"].notna().all()
+    shares = logged["route"].value_counts(normalize=True)
+    assert 0.03 < shares["flight-delay@challenger"] < 0.2 and shares["flight-delay@champion"] > 0.8
+    assert set(logged["model_version"]) == {f"flight-delay/{champion}", f"flight-delay/{second.version}"}

@@ -166,7 +166,9 @@ def train_one(parent: Any, config: dict[str, Any], train: Any, test: Any, workdi
         report = workdir / f"{run.id}-features.txt"
         report.write_text("\n".join(features) + "\n")
         run.log_artifact(report, "reports")
-        run.log_model(model, name="model", input_example=test[features].head(5))
+        # Complete rows: a column that is all missing in the example reloads as object dtype, which the
+        # signature check refuses, and the inference server warms each model on its example.
+        run.log_model(model, name="model", input_example=test[features].dropna().head(5))
         return run.id
 
 
@@ -218,11 +220,16 @@ def run_demo(n_configs: int = 5, rows: int = 336_776, experiment: str = "flight-
     registry.set_alias("flight-delay", "champion", version.version, reason=f"best test AUC {best['metrics.test_auc']:.4f}")
     console.print(f"Registered the best model as [bold]flight-delay[/] version {version.version} → @champion "
                   f"(load it with sy.load_model('models:/flight-delay@champion')).")
+    from shipyard.cli._demo_serving import DEPLOYMENT, register_challenger, serve_demo
+
+    challenger = register_challenger(children)
+    serve_demo(test, CATEGORICAL + NUMERIC, challenger=challenger is not None)
     console.print(
         f"Best: [bold]{best['run_name']}[/] (run {best['run_id'][:8]}), test AUC {best['metrics.test_auc']:.4f}. "
         f"Demo took {time.perf_counter() - started:.0f}s.\n"
         f"Explore: shipyard runs list -e {experiment} · shipyard runs show {best['run_id']} · "
-        f"shipyard runs compare {' '.join(children['run_id'].head(2))}"
+        f"shipyard runs compare {' '.join(children['run_id'].head(2))} · shipyard deploy status {DEPLOYMENT} · "
+        f"sy.predictions({DEPLOYMENT!r})"
     )
 
 
