@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/model_load.py
 	$(BIN)/python bench/server.py
 	$(BIN)/python bench/batch_scoring.py
+	$(BIN)/python bench/serving/run.py
 
 clean:
 	rm -rf $(VENV) .shipyard .pytest_cache .mypy_cache .ruff_cache
