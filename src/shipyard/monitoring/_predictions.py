@@ -79,7 +79,9 @@ class PredictionLog:
         self.sample = sample
         self.flush_rows, self.max_buffer = flush_rows, max_buffer
         self._key = hash_key.encode() if isinstance(hash_key, str) else hash_key
-        self._rows: list[dict[str, Any]] = []
+        self._pending: list[tuple[Any, ...]] = []
+        self._buffered = 0  # rows in _pending
+        self._wake = threading.Event()  # set when the buffer is full: write now, not at the next tick
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self.dropped = 0
@@ -98,36 +100,53 @@ class PredictionLog:
         return int.from_bytes(digest, "big") / 2**64 < self.sample
 
     def log(
-        self, request_id: str, *, route: str, model_version: str, inputs: Sequence[Mapping[str, Any]],
-        predictions: Sequence[Any], probabilities: Sequence[Sequence[float]] | None = None,
-        latency_ms: float | None = None, ts: int | None = None,
+        self, request_id: str, *, route: str, model_version: str, inputs: Any, predictions: Sequence[Any],
+        probabilities: Sequence[Sequence[float]] | None = None, latency_ms: float | None = None,
+        ts: int | None = None, columns: Sequence[str] | None = None,
     ) -> None:
-        """Append one request (its rows, in order). Cheap: the rows are redacted and written later."""
+        """Append one request. ``inputs``: its rows as records (mappings), a DataFrame, or — with
+        ``columns`` — a 2-D array or list of rows. O(1) on the caller's thread: the request is kept as
+        given and turned into rows, redacted and written by the background writer."""
         if not self.sampled(request_id):
             return
         ts = ts if ts is not None else int(time.time() * 1000)
+        rows = len(inputs)
         with self._lock:
-            room = self.max_buffer - len(self._rows)
-            if room < len(inputs):
-                self.dropped += len(inputs)
+            if self._buffered + rows > self.max_buffer:
+                self.dropped += rows
                 return
-            for i, row in enumerate(inputs):
-                self._rows.append({
-                    "request_id": request_id, "row": i, "ts": ts, "route": route, "model_version": model_version,
-                    "latency_ms": latency_ms, "_in": row, "prediction": predictions[i],
-                    "proba": list(probabilities[i]) if probabilities is not None else None,
-                })
-            full = len(self._rows) >= self.flush_rows
+            self._pending.append((request_id, ts, route, model_version, latency_ms, inputs, columns, predictions,
+                                  probabilities))
+            self._buffered += rows
+            full = self._buffered >= self.flush_rows
         if full:
-            threading.Thread(target=self.flush, daemon=True).start()
+            self._wake.set()
 
     # -- off the hot path -------------------------------------------------------------------------------
-    def _clean(self, record: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in record.items() if k != "_in"}
-        out["deployment"] = self.deployment
-        if out["proba"] is None:
-            del out["proba"]
-        for field, value in record["_in"].items():
+    def _expand(self, request: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """One logged request as its rows."""
+        request_id, ts, route, model_version, latency_ms, inputs, columns, predictions, probabilities = request
+        predictions = predictions.tolist() if hasattr(predictions, "tolist") else list(predictions)
+        if probabilities is not None:
+            probabilities = probabilities.tolist() if hasattr(probabilities, "tolist") else [list(p) for p in probabilities]
+        if hasattr(inputs, "to_dict"):
+            records = inputs.to_dict("records")
+        elif columns is not None:
+            names = list(columns)
+            records = [dict(zip(names, row, strict=True)) for row in (inputs.tolist() if hasattr(inputs, "tolist") else inputs)]
+        else:
+            records = list(inputs)
+        out = []
+        for i, row in enumerate(records):
+            record = {"request_id": request_id, "row": i, "ts": ts, "route": route, "model_version": model_version,
+                      "latency_ms": latency_ms, "prediction": predictions[i], "deployment": self.deployment}
+            if probabilities is not None:
+                record["proba"] = list(probabilities[i])
+            out.append(self._clean(record, row))
+        return out
+
+    def _clean(self, out: dict[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+        for field, value in inputs.items():
             how = self.redact.get(field)
             if how == "drop":
                 continue
@@ -141,19 +160,23 @@ class PredictionLog:
         """Write what is buffered (one part per date); returns the rows written."""
         with self._write_lock:
             with self._lock:
-                rows, self._rows = self._rows, []
-            if not rows:
+                pending, self._pending, self._buffered = self._pending, [], 0
+            if not pending:
                 return 0
             by_day: dict[dt.date, list[dict[str, Any]]] = {}
-            for record in rows:
-                by_day.setdefault(_day(record["ts"]), []).append(self._clean(record))
+            for request in pending:
+                by_day.setdefault(_day(request[1]), []).extend(self._expand(request))
+            written = 0
             for day, part in by_day.items():
                 _write_part(self.workspace, partition(self.project, self.deployment, day), part)
-            self.written += len(rows)
-            return len(rows)
+                written += len(part)
+            self.written += written
+            return written
 
     def _run(self, every: float) -> None:
-        while not self._stop.wait(every):
+        while not self._stop.is_set():
+            self._wake.wait(every)
+            self._wake.clear()
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 - a failed write is retried at the next tick; never kill the thread
@@ -163,6 +186,7 @@ class PredictionLog:
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=10)
         self.flush()
 
