@@ -181,6 +181,11 @@ def _cast(series: Any, col: dict[str, Any]) -> tuple[Any, str | None]:
         return series, None
     if want == "float" and have in ("integer", "bool"):
         return series.astype(dtype), None
+    if want in ("float", "integer") and series.dtype == object and series.isna().all():
+        # JSON null is the only way to say "missing": a column of nulls alone arrives as object
+        if want == "float" or col.get("nullable"):
+            return series.astype("float64" if want == "integer" else dtype), None
+        return None, f"has {len(series)} missing value(s) but expects {dtype}"
     if want == "integer" and have == "float":
         values = series.to_numpy()
         finite = np.isfinite(values)
