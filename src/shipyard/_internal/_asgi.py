@@ -48,7 +48,8 @@ class RequestLimits:
         received = 0
         while True:
             try:
-                message = await asyncio.wait_for(receive(), self.timeout)
+                async with asyncio.timeout(self.timeout):  # a timer handle, not a task per receive
+                    message = await receive()
             except TimeoutError:
                 await _respond(send, self._stalled(received))
                 return
@@ -87,7 +88,8 @@ class RequestLimits:
                 message: dict[str, Any] = await receive()
                 return message
             try:
-                message = await asyncio.wait_for(receive(), self.timeout)
+                async with asyncio.timeout(self.timeout):  # a timer handle, not a task per receive
+                    message = await receive()
             except TimeoutError:
                 raise self._stalled(received) from None
             received += len(message.get("body", b""))
