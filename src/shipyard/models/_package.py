@@ -154,6 +154,24 @@ class LoadedModel:
     def predict_proba(self, data: Any) -> Any:
         return self._predictor.predict_proba(self.prepare(data))
 
+    def run(self, data: Any, *, proba: bool = False) -> Any:
+        """Call the model on input already checked against the signature — the serving path validates
+        each request as it arrives and scores the batch with one call: a DataFrame in signature order
+        or, where :attr:`takes_matrix`, a 2-D array in signature column order."""
+        if self._input_kind == "array" and hasattr(data, "to_numpy"):
+            data = data.to_numpy()
+        return self._predictor.predict_proba(data) if proba else self._predictor.predict(data)
+
+    def run_both(self, data: Any) -> tuple[Any, Any]:
+        """(predictions, probabilities) of input already checked, as :meth:`run`."""
+        if self._input_kind == "array" and hasattr(data, "to_numpy"):
+            data = data.to_numpy()
+        return self._predictor.predict_both(data)  # type: ignore[no-any-return]
+
+    @property
+    def takes_matrix(self) -> bool:
+        return self._input_kind == "array" or self._predictor.takes_matrix
+
     @property
     def has_proba(self) -> bool:
         return self._predictor.has_proba

@@ -60,5 +60,7 @@ def load_onnx_form(registry: Registry, version: ModelVersion, root: Path, extra:
     actual = hashlib.sha256(file.read_bytes()).hexdigest()
     if actual != form["sha256"]:
         raise IntegrityError(f"{version.uri}: ONNX file {form['file']!r} expected sha256 {form['sha256']}, got {actual}.")
-    predictor = OnnxPredictor(session_for(file), form)
+    from shipyard.models._signature import input_columns
+
+    predictor = OnnxPredictor(session_for(file), form, input_columns(version.manifest.get("signature")))
     return LoadedModel(root, dict(version.manifest), version.manifest_sha256, predictor, get_flavor("onnx"), extra)

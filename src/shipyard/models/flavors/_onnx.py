@@ -19,49 +19,66 @@ def _sanitize(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", str(name))
 
 
-def feeds(session: Any, data: Any) -> dict[str, Any]:
-    """The input dict for ``session.run`` from a DataFrame or an array."""
+def feeds(session: Any, data: Any, columns: list[str] | None = None) -> dict[str, Any]:
+    """The input dict for ``session.run`` from a DataFrame, or an array (whose ``columns`` are given
+    for a multi-input graph)."""
     import numpy as np
 
     inputs = session.get_inputs()
     if len(inputs) == 1:
         dtype = _ORT_TYPES.get(inputs[0].type, "float32")
         return {inputs[0].name: to_numpy_2d(data, dtype)}
-    columns = {_sanitize(c): c for c in getattr(data, "columns", [])}
-    columns.update({c: c for c in getattr(data, "columns", [])})
+    if columns is not None and isinstance(data, np.ndarray):
+        index = {_sanitize(c): i for i, c in enumerate(columns)} | {c: i for i, c in enumerate(columns)}
+        return {spec.name: np.asarray(data[:, index[spec.name]], dtype=_ORT_TYPES.get(spec.type, "float32")).reshape(-1, 1)
+                for spec in inputs}
+    named = {_sanitize(c): c for c in getattr(data, "columns", [])}
+    named.update({c: c for c in getattr(data, "columns", [])})
     out = {}
     for spec in inputs:
-        if spec.name not in columns:
+        if spec.name not in named:
             raise ValueError(f"The ONNX graph needs an input column {spec.name!r}.")
         dtype = _ORT_TYPES.get(spec.type, "float32")
-        column = data[columns[spec.name]].to_numpy()
+        column = data[named[spec.name]].to_numpy()
         if dtype == "object":
             column = column.astype(str).astype(object)
         out[spec.name] = np.asarray(column, dtype=dtype).reshape(-1, 1)
     return out
 
 
+def _matrix(proba: Any) -> Any:
+    """Probabilities as a matrix; a ZipMap output (one {class: probability} dict per row) too."""
+    if isinstance(proba, list):
+        import numpy as np
+
+        keys = sorted(proba[0]) if proba else []
+        return np.array([[row[k] for k in keys] for row in proba], dtype="float32")
+    return proba
+
+
 class OnnxPredictor(Predictor):
-    def __init__(self, session: Any, config: dict[str, Any]) -> None:
+    def __init__(self, session: Any, config: dict[str, Any], columns: list[str] | None = None) -> None:
         self.session = session
+        self.columns = columns  # the signature's columns: how a matrix maps onto a multi-input graph
+        self.takes_matrix = columns is not None or len(session.get_inputs()) == 1
         self.outputs = [o.name for o in session.get_outputs()]
         self.label = config.get("label_output") or self.outputs[0]
         self.proba = config.get("proba_output") or (self.outputs[1] if len(self.outputs) > 1 else None)
 
     def predict(self, data: Any) -> Any:
-        result = self.session.run([self.label], feeds(self.session, data))[0]
+        result = self.session.run([self.label], feeds(self.session, data, self.columns))[0]
         return result.ravel() if result.ndim == 2 and result.shape[1] == 1 else result
 
     def predict_proba(self, data: Any) -> Any:
-        import numpy as np
-
         if self.proba is None:
             return super().predict_proba(data)
-        result = self.session.run([self.proba], feeds(self.session, data))[0]
-        if isinstance(result, list):  # ZipMap output: one {class: probability} dict per row
-            keys = sorted(result[0]) if result else []
-            return np.array([[row[k] for k in keys] for row in result], dtype="float32")
-        return result
+        return _matrix(self.session.run([self.proba], feeds(self.session, data, self.columns))[0])
+
+    def predict_both(self, data: Any) -> tuple[Any, Any]:
+        if self.proba is None:
+            return super().predict_both(data)
+        label, proba = self.session.run([self.label, self.proba], feeds(self.session, data, self.columns))
+        return (label.ravel() if label.ndim == 2 and label.shape[1] == 1 else label), _matrix(proba)
 
     @property
     def has_proba(self) -> bool:

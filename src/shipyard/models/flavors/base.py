@@ -16,12 +16,20 @@ from typing import Any
 class Predictor(abc.ABC):
     """A loaded model: ``predict`` (and ``predict_proba`` for classifiers that have it)."""
 
+    #: Whether a 2-D float array in signature column order is as good as a DataFrame (the serving
+    #: fast path then skips building one).
+    takes_matrix: bool = False
+
     @abc.abstractmethod
     def predict(self, data: Any) -> Any:
         """Predictions for a batch (a DataFrame or an array, as the flavor's ``input_kind`` says)."""
 
     def predict_proba(self, data: Any) -> Any:
         raise AttributeError("This model has no predict_proba (it is not a probabilistic classifier).")
+
+    def predict_both(self, data: Any) -> tuple[Any, Any]:
+        """(predictions, probabilities) — one model call where the runtime can give both at once."""
+        return self.predict(data), self.predict_proba(data)
 
     @property
     def has_proba(self) -> bool:
