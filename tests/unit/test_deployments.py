@@ -37,7 +37,7 @@ def test_deploy_promote_rollback_and_history(models: None) -> None:
     d = sy.deploy("flights-prod", routes={"flight-delay@champion": 90, "flight-delay@challenger": 10},
                   shadow=["flight-delay/7"], sticky_key="user_id", reason="canary")
     assert d.revision == 1 and d.routes == (Route("flight-delay@champion", 90), Route("flight-delay@challenger", 10))
-    assert dict(d.config) == {"max_batch_size": 64, "max_wait_ms": 2}
+    assert dict(d.config) == {"max_batch_size": 64, "max_wait_ms": 0, "cache_size": 0, "cache_ttl_s": 60}
     st_ = status("flights-prod")
     assert dict(st_.versions) == {"flight-delay@champion": 5, "flight-delay@challenger": 6, "flight-delay/7": 7}
     assert "flight-delay@champion (v5) 90%" in st_.describe()

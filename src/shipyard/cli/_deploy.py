@@ -18,7 +18,9 @@ ShadowOpt = Annotated[Optional[list[str]], typer.Option("--shadow", help="A mode
 StickyOpt = Annotated[Optional[str], typer.Option("--sticky-key", help="Request field whose value always reaches the same route.")]
 ReasonOpt = Annotated[Optional[str], typer.Option(help="Why (kept in the deployment history).")]
 BatchOpt = Annotated[Optional[int], typer.Option("--max-batch-size", help="Largest micro-batch (1-4096).")]
-WaitOpt = Annotated[Optional[int], typer.Option("--max-wait-ms", help="Longest wait to fill a micro-batch (0-1000 ms).")]
+WaitOpt = Annotated[Optional[int], typer.Option("--max-wait-ms", help="Hold a micro-batch open this long for more rows (0-1000 ms; 0: batch what is queued).")]
+CacheOpt = Annotated[Optional[int], typer.Option("--cache-size", help="Response cache entries (0 turns the cache off).")]
+TtlOpt = Annotated[Optional[int], typer.Option("--cache-ttl", help="Seconds a cached response lives (1-86400).")]
 
 
 def _deployments() -> Any:
@@ -43,8 +45,8 @@ def _dict(d: Any) -> dict[str, Any]:
             "sticky_key": d.sticky_key, "config": dict(d.config), "updated_at": d.updated_at}
 
 
-def _change(name: str, route: list[str], shadow: list[str] | None, sticky_key: str | None, max_batch_size: int | None,
-            max_wait_ms: int | None, reason: str | None, must_exist: bool | None) -> None:
+def _change(name: str, route: list[str], shadow: list[str] | None, sticky_key: str | None, config: dict[str, Any],
+            reason: str | None, must_exist: bool | None) -> None:
     from shipyard.exceptions import AlreadyExists, NotFound
 
     deps = _deployments()
@@ -58,23 +60,26 @@ def _change(name: str, route: list[str], shadow: list[str] | None, sticky_key: s
             raise NotFound(f"No deployment {name!r}: create it with `shipyard deploy create {name} --route ...`.")
         if not must_exist and exists:
             raise AlreadyExists(f"Deployment {name!r} exists: change it with `shipyard deploy update {name} --route ...`.")
-    d = deps.deploy(name, _routes(route), shadow=shadow or (), sticky_key=sticky_key, max_batch_size=max_batch_size,
-                    max_wait_ms=max_wait_ms, reason=reason)
+    d = deps.deploy(name, _routes(route), shadow=shadow or (), sticky_key=sticky_key, reason=reason, **config)
     console.print(f"{'Created' if d.revision == 1 else 'Updated'}: {deps.status(name).describe()}")
 
 
 @app.command()
 def create(name: str, route: RouteOpt, shadow: ShadowOpt = None, sticky_key: StickyOpt = None,
-           max_batch_size: BatchOpt = None, max_wait_ms: WaitOpt = None, reason: ReasonOpt = None) -> None:
+           max_batch_size: BatchOpt = None, max_wait_ms: WaitOpt = None, cache_size: CacheOpt = None,
+           cache_ttl: TtlOpt = None, reason: ReasonOpt = None) -> None:
     """Create a deployment."""
-    _change(name, route, shadow, sticky_key, max_batch_size, max_wait_ms, reason, must_exist=False)
+    config = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms, "cache_size": cache_size, "cache_ttl_s": cache_ttl}
+    _change(name, route, shadow, sticky_key, config, reason, must_exist=False)
 
 
 @app.command()
 def update(name: str, route: RouteOpt, shadow: ShadowOpt = None, sticky_key: StickyOpt = None,
-           max_batch_size: BatchOpt = None, max_wait_ms: WaitOpt = None, reason: ReasonOpt = None) -> None:
+           max_batch_size: BatchOpt = None, max_wait_ms: WaitOpt = None, cache_size: CacheOpt = None,
+           cache_ttl: TtlOpt = None, reason: ReasonOpt = None) -> None:
     """Replace a deployment's routes, shadows and sticky key (a new revision; the old one stays in the history)."""
-    _change(name, route, shadow, sticky_key, max_batch_size, max_wait_ms, reason, must_exist=True)
+    config = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms, "cache_size": cache_size, "cache_ttl_s": cache_ttl}
+    _change(name, route, shadow, sticky_key, config, reason, must_exist=True)
 
 
 @app.command()

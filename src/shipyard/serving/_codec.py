@@ -140,3 +140,115 @@ def encode_v2(name: str, version: str, request_id: str, preds: Any, probas: Any)
 def plain(values: Any) -> list[Any]:
     """Predictions or probabilities as JSON-ready lists."""
     return _plain(values)
+
+
+class Plan:
+    """The fast path for the common case, a model whose signature is all numeric columns: every
+    protocol's body goes straight to one float64 matrix in signature order — no DataFrame per request —
+    and the batch becomes a DataFrame (or stays a matrix) once, at scoring time.
+
+    :meth:`matrix` returns None for anything it cannot take as it is (a missing or misspelled column,
+    a string, an integer column holding 2.5, unexpected columns under ``extra="error"`` …); such a
+    request goes the general way — a DataFrame checked by ``enforce`` — which names every problem."""
+
+    def __init__(self, columns: list[str], dtypes: list[str], strict: bool) -> None:
+        self.columns = columns
+        self.dtypes = dtypes
+        self.strict = strict  # extra="error": a record with more fields than the signature is not ours
+        self.index = {c: i for i, c in enumerate(columns)}
+        self.integer = [i for i, d in enumerate(dtypes) if np.dtype(d).kind in "iu"]
+        self.cast = {c: d for c, d in zip(columns, dtypes, strict=True) if d != "float64"}
+
+    @classmethod
+    def of(cls, signature: dict[str, Any] | None, extra: str) -> Plan | None:
+        spec = (signature or {}).get("inputs") or {}
+        if spec.get("type") != "columns" or extra == "keep" or not spec.get("columns"):
+            return None
+        dtypes = []
+        for col in spec["columns"]:
+            try:
+                kind = np.dtype(col["dtype"]).kind
+            except TypeError:
+                return None
+            if kind not in "fiu":
+                return None
+            dtypes.append(str(col["dtype"]))
+        return cls([str(c["name"]) for c in spec["columns"]], dtypes, extra == "error")
+
+    # -- bodies → matrix ---------------------------------------------------------------------------------
+    def matrix(self, body: Any, protocol: str) -> np.ndarray | None:
+        try:
+            if protocol == "v2":
+                return self._v2(body)
+            if isinstance(body, list):
+                return self._rows(body, None)
+            if not isinstance(body, dict):
+                return None
+            for key in ("records", "dataframe_records", "instances", "inputs", "rows"):
+                if key in body:
+                    value = body[key]
+                    if isinstance(value, dict):
+                        return self._columns(value)
+                    return self._rows(value, body.get("columns") if key == "rows" else None)
+            if isinstance(body.get("columns"), dict):
+                return self._columns(body["columns"])
+            split = body.get("dataframe_split")
+            if isinstance(split, dict):
+                return self._rows(split.get("data"), split.get("columns"))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            return None
+        return None
+
+    def _rows(self, rows: Any, columns: Any) -> np.ndarray | None:
+        if not isinstance(rows, list) or not rows:
+            return None
+        if isinstance(rows[0], dict):
+            cols = self.columns
+            if self.strict and any(len(r) != len(cols) for r in rows):
+                return None
+            return self._check(np.array([[r[c] for c in cols] for r in rows]))
+        raw = np.array(rows)
+        if columns is not None and list(columns) != self.columns:
+            columns = list(columns)
+            if raw.ndim != 2 or raw.shape[1] != len(columns) or self.strict and len(columns) != len(self.columns):
+                return None
+            raw = raw[:, [columns.index(c) for c in self.columns]]
+        return self._check(raw)
+
+    def _columns(self, data: dict[str, Any]) -> np.ndarray | None:
+        if self.strict and len(data) != len(self.columns):
+            return None
+        return self._check(np.array([data[c] for c in self.columns]).T)
+
+    def _v2(self, body: Any) -> np.ndarray | None:
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        if not isinstance(inputs, list) or not inputs or any(t.get("datatype") == "BYTES" for t in inputs):
+            return None
+        if len(inputs) == 1 and inputs[0].get("name") not in self.index:
+            shape = inputs[0]["shape"]
+            return self._check(np.array(inputs[0]["data"]).reshape(shape)) if len(shape) == 2 else None
+        by_name = {t["name"]: t for t in inputs}
+        if set(by_name) != set(self.columns):
+            return None
+        return self._check(np.array([np.asarray(by_name[c]["data"]).reshape(-1) for c in self.columns]).T)
+
+    def _check(self, matrix: np.ndarray) -> np.ndarray | None:
+        if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] != len(self.columns):
+            return None
+        if matrix.dtype.kind == "O":  # a null somewhere: fine for numbers, not for anything else
+            if not all(v is None or type(v) in (int, float) for v in matrix.flat):
+                return None
+        elif matrix.dtype.kind not in "fiu":
+            return None
+        matrix = np.asarray(matrix, dtype=np.float64)
+        if self.integer:
+            part = matrix[:, self.integer]
+            if not (np.isfinite(part).all() and (part == np.round(part)).all()):
+                return None
+        return matrix
+
+    # -- matrix → the model's input ----------------------------------------------------------------------
+    def frame(self, matrix: np.ndarray) -> pd.DataFrame:
+        """The batch as the DataFrame the model was trained on (the signature's dtypes)."""
+        frame = pd.DataFrame(matrix, columns=self.columns, copy=False)
+        return frame.astype(self.cast) if self.cast else frame

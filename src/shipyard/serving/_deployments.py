@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}")
 #: Serving settings a deployment carries, with their allowed ranges.
-CONFIG_RANGES = {"max_batch_size": (1, 4096), "max_wait_ms": (0, 1000)}
-DEFAULT_CONFIG = {"max_batch_size": 64, "max_wait_ms": 2}
+CONFIG_RANGES = {"max_batch_size": (1, 4096), "max_wait_ms": (0, 1000), "cache_size": (0, 10_000_000),
+                 "cache_ttl_s": (1, 86_400)}
+DEFAULT_CONFIG = {"max_batch_size": 64, "max_wait_ms": 0, "cache_size": 0, "cache_ttl_s": 60}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +122,18 @@ class Deployments:
     def deploy(
         self, name: str, routes: Mapping[str, int] | Sequence[Route], *, shadow: Sequence[str] = (),
         sticky_key: str | None = None, max_batch_size: int | None = None, max_wait_ms: int | None = None,
-        description: str | None = None, reason: str | None = None,
+        cache_size: int | None = None, cache_ttl_s: int | None = None, description: str | None = None,
+        reason: str | None = None,
     ) -> Deployment:
-        """Create ``name``, or update it to exactly this state (a new revision in its history)."""
+        """Create ``name``, or update it to exactly this state (a new revision in its history).
+        ``max_batch_size`` / ``max_wait_ms``: micro-batching; ``cache_size`` (entries, 0 = off) and
+        ``cache_ttl_s``: the response cache. Settings left None keep their current value."""
         if sticky_key is not None and not _KEY.fullmatch(sticky_key):
             raise InvalidParameter(f"sticky_key {sticky_key!r} must be a field name (letters, digits, _ . -).")
         clean = self._routes(routes)
         shadows = self._shadow(shadow, clean)
-        changes = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms}
+        changes = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms, "cache_size": cache_size,
+                   "cache_ttl_s": cache_ttl_s}
         try:
             current = self.store.get_deployment(self.project, name)
         except NotFound:

@@ -4,6 +4,7 @@ registry per server, low-cardinality labels (model, version, endpoint, protocol,
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 
 class Metrics:
@@ -31,12 +32,21 @@ class Metrics:
                                   ["model", "version"], registry=r)
         self.routes = Counter("shipyard_route_requests", "Requests per deployment route.", ["endpoint", "variant"],
                               registry=r)
+        self.cache = Counter("shipyard_response_cache", "Response-cache lookups, by result (hit, miss).",
+                             ["endpoint", "result"], registry=r)
+        self._children: dict[tuple[str, ...], tuple[Any, Any]] = {}
         self.shadow_failures = Counter("shipyard_shadow_failures", "Shadow calls that failed.", ["endpoint", "variant"],
                                        registry=r)
 
     def request(self, model: str, version: str, endpoint: str, protocol: str, code: int, seconds: float) -> None:
-        self.requests.labels(model, version, endpoint, protocol, str(code)).inc()
-        self.duration.labels(model, endpoint, protocol).observe(seconds)
+        key = (model, version, endpoint, protocol, str(code))
+        children = self._children.get(key)
+        if children is None:  # labels() takes a lock and builds a key each time: resolve once per label set
+            if len(self._children) > 10_000:
+                self._children.clear()
+            children = self._children[key] = (self.requests.labels(*key), self.duration.labels(model, endpoint, protocol))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def batch(self, labels: tuple[str, str], rows: int, waited: float, reason: str) -> None:
         self.batch_size.labels(*labels).observe(rows)
@@ -52,6 +62,9 @@ class Metrics:
 
     def route(self, endpoint: str, variant: str) -> None:
         self.routes.labels(endpoint, variant).inc()
+
+    def cache_lookup(self, endpoint: str, hit: bool) -> None:
+        self.cache.labels(endpoint, "hit" if hit else "miss").inc()
 
     def shadow_failed(self, endpoint: str, variant: str) -> None:
         self.shadow_failures.labels(endpoint, variant).inc()

@@ -1,0 +1,263 @@
+"""The HTTP side of the inference server: Starlette endpoints for Shipyard's own protocol, MLflow's
+scoring protocol and the Open Inference Protocol (KServe V2), health, metrics and feedback; one error
+shape per protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route as HttpRoute
+
+from shipyard._internal._asgi import RequestLimits
+from shipyard._internal._version import VERSION
+from shipyard.exceptions import (
+    ContractViolation,
+    InvalidParameter,
+    NotFound,
+    Overloaded,
+    RateLimited,
+    ShipyardError,
+)
+from shipyard.serving import _codec
+
+if TYPE_CHECKING:
+    from shipyard.serving._app import InferenceServer, Served, Target
+
+log = logging.getLogger(__name__)
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status, headers=headers,
+                    media_type="application/json")
+
+
+def _problems(exc: ContractViolation) -> list[dict[str, str]]:
+    out = []
+    for line in str(exc).splitlines():
+        if line.startswith("- ") and ": " in line:
+            name, problem = line[2:].split(": ", 1)
+            out.append({"field": name, "problem": problem})
+    return out
+
+
+def _error(exc: ShipyardError, protocol: str) -> Response:
+    headers = {"retry-after": "1"} if isinstance(exc, Overloaded) else None
+    if isinstance(exc, RateLimited):
+        headers = {"retry-after": str(max(1, math.ceil(exc.retry_after)))}
+    if protocol == "v2":
+        return _json({"error": str(exc)}, exc.http_status, headers)
+    body: dict[str, Any] = {"error_code": exc.error_code, "message": str(exc), "hint": exc.hint}
+    if isinstance(exc, ContractViolation):
+        body["problems"] = _problems(exc)
+    return _json(body, exc.http_status, headers)
+
+
+async def _body_of(request: Request) -> Any:
+    raw = await request.body()
+    binary = request.headers.get("inference-header-content-length")
+    if binary is not None:  # the Open Inference Protocol's binary tensor extension
+        if not binary.isdigit():
+            raise InvalidParameter("Inference-Header-Content-Length must be a byte count.")
+        return _codec.split_v2_binary(raw, int(binary))
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidParameter("The request body is not valid JSON.") from None
+
+
+def _v2_metadata(target: Target) -> dict[str, Any]:
+    served = next(iter(target.routes.values()))
+    inputs = [{"name": c, "datatype": _v2_type(served, c), "shape": [-1]} for c in served.columns or []]
+    outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
+    if served.model.has_proba:
+        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})
+    return {"name": target.name, "versions": sorted({str(s.version.version) for s in target.routes.values()}),
+            "platform": f"shipyard/{served.model.flavor}", "inputs": inputs, "outputs": outputs}
+
+
+def _labels(body: Any) -> dict[str, Any]:
+    if isinstance(body, list) and all(isinstance(i, dict) and "request_id" in i and "label" in i for i in body):
+        return {str(i["request_id"]): i["label"] for i in body}
+    if isinstance(body, dict) and isinstance(body.get("labels"), dict):
+        return {str(k): v for k, v in body["labels"].items()}
+    raise InvalidParameter('Send {"labels": {"<request id>": label}} or [{"request_id": ..., "label": ...}].')
+
+
+def _payload(protocol: str, target: Target, served: Served, body: Any, request_id: str, preds: Any,
+             probas: Any) -> dict[str, Any]:
+    if protocol == "v2":
+        return _codec.encode_v2(target.name, str(served.version.version), str(body.get("id") or request_id), preds, probas)
+    if protocol == "mlflow":
+        return {"predictions": _codec.plain(preds)}
+    payload = {"predictions": _codec.plain(preds), "model_version": served.label, "request_id": request_id}
+    if probas is not None:
+        payload["probabilities"] = _codec.plain(probas)
+    return payload
+
+
+def _v2_type(served: Served, column: str) -> str:
+    spec = {c["name"]: c for c in (served.model.signature or {}).get("inputs", {}).get("columns", [])}
+    dtype = str(spec.get(column, {}).get("dtype", ""))
+    if dtype.startswith("float"):
+        return "FP64"
+    if dtype.startswith(("int", "uint")):
+        return "INT64"
+    return "BOOL" if dtype == "bool" else "BYTES"
+
+
+class Handlers:
+    """The endpoints of one inference server."""
+
+    def __init__(self, server: InferenceServer) -> None:
+        self.server = server
+
+    async def _handle(self, request: Request, name: str | None, protocol: str, endpoint: str) -> Response:
+        server = self.server
+        started = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        model, version, code = name or "", "", 500
+        try:
+            header = request.headers.get("authorization", "")
+            if server.auth and not server.authorized(header):
+                await asyncio.to_thread(server.authorize, header)
+            server.throttle(header or (request.client.host if request.client else ""))
+            target = server.target(name) if name is not None else server.default
+            model = target.name
+            body = await _body_of(request)
+            served, preds, probas = await server.answer(target, body, protocol, request_id)
+            version, code = served.label, 200
+            return _json(_payload(protocol, target, served, body, request_id, preds, probas),
+                         headers={"x-request-id": request_id})
+        except ShipyardError as exc:
+            code = exc.http_status
+            return _error(exc, protocol)
+        finally:  # an unexpected exception is answered 500 by the error middleware, and counted so here
+            server.metrics.request(model, version, endpoint, protocol, code, time.perf_counter() - started)
+
+    async def predict_model(self, request: Request) -> Response:
+        return await self._handle(request, request.path_params["ref"], "shipyard", "predict")
+
+    async def predict_deployment(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        target = self.server.targets.get(name)
+        if target is None or not target.deployment:
+            return _error(NotFound(f"This server does not serve the deployment {name!r}."), "shipyard")
+        return await self._handle(request, name, "shipyard", "predict")
+
+    async def feedback(self, request: Request) -> Response:
+        """Ground-truth labels for earlier requests: ``{"labels": {"<request id>": label, ...}}`` or
+        ``[{"request_id": ..., "label": ...}, ...]``; written to the deployment's prediction log."""
+        from shipyard.monitoring import record_feedback
+
+        server = self.server
+        name = request.path_params["name"]
+        try:
+            header = request.headers.get("authorization", "")
+            if server.auth and not server.authorized(header):
+                await asyncio.to_thread(server.authorize, header)
+            target = server.target(name)
+            if not target.deployment:
+                raise NotFound(f"This server does not serve the deployment {name!r}.")
+            labels = _labels(await _body_of(request))
+            count = await asyncio.to_thread(record_feedback, server.workspace, server.project, name, labels)
+        except ShipyardError as exc:
+            return _error(exc, "shipyard")
+        return _json({"recorded": count})
+
+    async def invocations(self, request: Request) -> Response:
+        return await self._handle(request, None, "mlflow", "invocations")
+
+    async def v2_infer(self, request: Request) -> Response:
+        return await self._handle(request, request.path_params["name"], "v2", "infer")
+
+    async def v2_live(self, request: Request) -> Response:
+        return _json({"live": True})
+
+    async def v2_ready(self, request: Request) -> Response:
+        return _json({"ready": True})
+
+    async def v2_server(self, request: Request) -> Response:
+        return _json({"name": "shipyard", "version": VERSION, "extensions": ["binary_tensor_data"]})
+
+    async def v2_model(self, request: Request) -> Response:
+        try:
+            return _json(_v2_metadata(self.server.target(request.path_params["name"])))
+        except ShipyardError as exc:
+            return _error(exc, "v2")
+
+    async def v2_model_ready(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in self.server.targets:
+            return _json({"error": f"Model {name} is not served here."}, 404)
+        return _json({"name": name, "ready": True})
+
+    async def healthz(self, request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def metrics(self, request: Request) -> Response:
+        data, content_type = self.server.metrics.render()
+        return Response(data, media_type=content_type)
+
+    def routes(self) -> list[HttpRoute]:
+        post, get = ["POST"], ["GET"]
+        return [
+            HttpRoute("/v1/models/{ref:path}/predict", self.predict_model, methods=post),
+            HttpRoute("/v1/deployments/{name}/predict", self.predict_deployment, methods=post),
+            HttpRoute("/v1/deployments/{name}/feedback", self.feedback, methods=post),
+            HttpRoute("/invocations", self.invocations, methods=post),
+            HttpRoute("/v2", self.v2_server, methods=get),
+            HttpRoute("/v2/health/live", self.v2_live, methods=get),
+            HttpRoute("/v2/health/ready", self.v2_ready, methods=get),
+            HttpRoute("/v2/models/{name}", self.v2_model, methods=get),
+            HttpRoute("/v2/models/{name}/versions/{version}", self.v2_model, methods=get),
+            HttpRoute("/v2/models/{name}/ready", self.v2_model_ready, methods=get),
+            HttpRoute("/v2/models/{name}/versions/{version}/ready", self.v2_model_ready, methods=get),
+            HttpRoute("/v2/models/{name}/infer", self.v2_infer, methods=post),
+            HttpRoute("/v2/models/{name}/versions/{version}/infer", self.v2_infer, methods=post),
+            HttpRoute("/healthz", self.healthz, methods=get),
+            HttpRoute("/readyz", self.healthz, methods=get),
+            HttpRoute("/ping", self.healthz, methods=get),
+            HttpRoute("/metrics", self.metrics, methods=get),
+        ]
+
+
+def build_app(server: InferenceServer) -> Starlette:
+    """The ASGI app of ``server``: its endpoints, the body-size and idle limits, and a watcher that
+    swaps in new models when aliases move or deployments change."""
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(server.reload_seconds)
+            try:
+                swapped = await asyncio.to_thread(server.refresh)
+            except Exception:  # noqa: BLE001 - keep serving what is loaded; try again at the next tick
+                log.warning("Could not refresh the served models", exc_info=True)
+                continue
+            if swapped:
+                log.info("Swapped in new models for %s", ", ".join(swapped))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        watcher = asyncio.get_running_loop().create_task(watch()) if server.reload_seconds > 0 else None
+        yield
+        if watcher is not None:
+            watcher.cancel()
+        server.close()
+
+    app = Starlette(routes=Handlers(server).routes(), lifespan=lifespan)
+    app.state.server = server
+    settings = server.workspace.settings
+    app.add_middleware(RequestLimits, max_body_bytes=settings.server_max_body_bytes,  # type: ignore[arg-type]
+                       body_timeout=settings.server_body_timeout)
+    return app
