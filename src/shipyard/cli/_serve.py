@@ -22,6 +22,9 @@ def serve(
     auth: Annotated[bool, typer.Option("--auth/--no-auth", help="Require a viewer token of the project (Authorization: Bearer sy_…).")] = False,
     rate_limit: Annotated[Optional[float], typer.Option(help="Requests/s per token (or client address without auth); over it: 429 with Retry-After.")] = None,
     burst: Annotated[Optional[int], typer.Option(help="Requests a caller may send at once above the rate (default: the rate).")] = None,
+    runtime: Annotated[str, typer.Option(help="auto: a version's proven ONNX form through onnxruntime when it has one, "
+                                              "else the native model; native: always the native model; onnx: the "
+                                              "ONNX form wherever there is one.")] = "auto",
 ) -> None:
     """Serve models and deployments: /v1/.../predict, the Open Inference Protocol (/v2), MLflow's /invocations, /metrics."""
     import uvicorn
@@ -30,7 +33,7 @@ def serve(
 
     names = [*(models or []), *(deployment or [])]
     spec = {"models": list(models or []), "deployments": list(deployment or []), "max_queue": max_queue,
-            "reload_seconds": reload_seconds, "rate_limit": rate_limit, "burst": burst}
+            "reload_seconds": reload_seconds, "rate_limit": rate_limit, "burst": burst, "runtime": runtime}
     if not names:
         raise typer.BadParameter("give a model (models:/name@alias) or --deployment NAME")
     settings = configure(serve_targets=json.dumps(spec), server_auth=auth or None)
