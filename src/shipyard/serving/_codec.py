@@ -12,6 +12,8 @@ import pandas as pd
 
 from shipyard.exceptions import InvalidParameter
 
+_NUMBERS = frozenset({int, float})
+_NUMBERS_OR_NULL = frozenset({int, float, type(None)})
 _V2_TYPES = {"b": "BOOL", "i": "INT64", "u": "UINT64", "f": "FP64", "O": "BYTES", "U": "BYTES", "S": "BYTES"}
 _V2_DTYPES = {"BOOL": "?", "UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8", "INT8": "<i1",
               "INT16": "<i2", "INT32": "<i4", "INT64": "<i8", "FP16": "<f2", "FP32": "<f4", "FP64": "<f8"}
@@ -206,41 +208,49 @@ class Plan:
             cols = self.columns
             if self.strict and any(len(r) != len(cols) for r in rows):
                 return None
-            return self._check(np.array([[r[c] for c in cols] for r in rows]))
-        raw = np.array(rows)
+            return self._check([[r[c] for c in cols] for r in rows])
         if columns is not None and list(columns) != self.columns:
             columns = list(columns)
-            if raw.ndim != 2 or raw.shape[1] != len(columns) or self.strict and len(columns) != len(self.columns):
+            if self.strict and len(columns) != len(self.columns) or any(len(r) != len(columns) for r in rows):
                 return None
-            raw = raw[:, [columns.index(c) for c in self.columns]]
-        return self._check(raw)
+            order = [columns.index(c) for c in self.columns]
+            rows = [[r[i] for i in order] for r in rows]
+        return self._check(rows)
 
     def _columns(self, data: dict[str, Any]) -> np.ndarray | None:
         if self.strict and len(data) != len(self.columns):
             return None
-        return self._check(np.array([data[c] for c in self.columns]).T)
+        return self._check([data[c] for c in self.columns], columns_first=True)
 
     def _v2(self, body: Any) -> np.ndarray | None:
         inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list) or not inputs or any(t.get("datatype") == "BYTES" for t in inputs):
+        if not isinstance(inputs, list) or not inputs:
             return None
         if len(inputs) == 1 and inputs[0].get("name") not in self.index:
             shape = inputs[0]["shape"]
-            return self._check(np.array(inputs[0]["data"]).reshape(shape)) if len(shape) == 2 else None
-        by_name = {t["name"]: t for t in inputs}
+            if len(shape) != 2 or shape[1] != len(self.columns):
+                return None
+            return self._check([inputs[0]["data"]], nulls=False, shape=(int(shape[0]), int(shape[1])))
+        by_name = {t["name"]: t["data"] for t in inputs}
         if set(by_name) != set(self.columns):
             return None
-        return self._check(np.array([np.asarray(by_name[c]["data"]).reshape(-1) for c in self.columns]).T)
+        return self._check([by_name[c] for c in self.columns], nulls=False, columns_first=True)
 
-    def _check(self, matrix: np.ndarray) -> np.ndarray | None:
-        if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] != len(self.columns):
+    def _check(self, table: list[Any], nulls: bool = True, columns_first: bool = False,
+               shape: tuple[int, int] | None = None) -> np.ndarray | None:
+        """``table`` (rows — or with ``columns_first`` columns — of JSON values; with ``shape`` one
+        flat row to reshape) as a float matrix, when every value is a number (or, with ``nulls``, a
+        JSON null: a missing number) and integer columns hold whole numbers."""
+        types = {type(v) for row in table for v in row}
+        if not types <= (_NUMBERS_OR_NULL if nulls else _NUMBERS):
+            return None  # a string, a bool, a nested list …: the general path says what is wrong
+        matrix = np.array(table, dtype=np.float64)
+        if shape is not None:
+            matrix = matrix.reshape(shape)
+        elif columns_first and matrix.ndim == 2:
+            matrix = matrix.T
+        if matrix.ndim != 2 or matrix.size == 0 or matrix.shape[1] != len(self.columns):
             return None
-        if matrix.dtype.kind == "O":  # a null somewhere: fine for numbers, not for anything else
-            if not all(v is None or type(v) in (int, float) for v in matrix.flat):
-                return None
-        elif matrix.dtype.kind not in "fiu":
-            return None
-        matrix = np.asarray(matrix, dtype=np.float64)
         if self.integer:
             part = matrix[:, self.integer]
             if not (np.isfinite(part).all() and (part == np.round(part)).all()):

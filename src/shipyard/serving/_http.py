@@ -37,6 +37,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class ModelFailed(ShipyardError):
+    """The model raised on a request that passed validation."""
+
+    http_status = 500
+    error_code = "MODEL_ERROR"
+    default_hint = "The server log has the traceback (search it for the request id); check the model with this input."
+
+
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status, headers=headers,
                     media_type="application/json")
@@ -142,7 +150,10 @@ class Handlers:
         except ShipyardError as exc:
             code = exc.http_status
             return _error(exc, protocol)
-        finally:  # an unexpected exception is answered 500 by the error middleware, and counted so here
+        except Exception as exc:  # noqa: BLE001 - the model itself failed: answered in the protocol's shape
+            log.exception("Request %s to %s failed", request_id, model)
+            return _error(ModelFailed(f"The model failed on this request: {type(exc).__name__}: {exc}"), protocol)
+        finally:
             server.metrics.request(model, version, endpoint, protocol, code, time.perf_counter() - started)
 
     async def predict_model(self, request: Request) -> Response:
