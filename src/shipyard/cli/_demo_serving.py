@@ -140,12 +140,11 @@ def serve_demo(test: Any, features: list[str], *, challenger: bool, requests: in
     deploy(DEPLOYMENT, routes=routes, reason="shipyard demo: canary the runner-up")
     current = status(DEPLOYMENT)
     console.print(f"\n[bold]Serving[/]: {current.describe()}")
-    # Flights with every weather field recorded: a JSON null that is the only value of a column is
-    # decoded as an object column, which the signature check refuses for float64 (422), so rows with
-    # a missing wind gust (most of them) cannot be sent one per request yet.
-    pool = test[[*features, "delayed"]].dropna()
+    # Real held-out flights as they come: a missing weather reading (most wind gusts) is a JSON null.
+    pool = test[[*features, "delayed"]].dropna(subset=["delayed"])
     sample = pool.sample(n=min(requests, len(pool)), random_state=seed)
-    records = sample[features].to_dict("records")
+    inputs = sample[features].astype(object)
+    records = inputs.where(inputs.notna(), None).to_dict("records")
     labels = [int(v) for v in sample["delayed"]]
     server = InferenceServer(current_workspace(), get_settings().project, deployments=[DEPLOYMENT], reload_seconds=0)
     with serving(server) as url:
