@@ -63,12 +63,12 @@ _EXPORTS: dict[str, str] = {
 
 #: Subpackages reachable as attributes: ``sy.registry.alias_at(...)``, ``sy.models.save_model(...)``.
 _MODULES = {"registry": "shipyard.registry", "models": "shipyard.models", "serving": "shipyard.serving",
-            "monitoring": "shipyard.monitoring"}
+            "monitoring": "shipyard.monitoring", "data": "shipyard.data"}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
 
 if TYPE_CHECKING:
-    from shipyard import models, monitoring, registry, serving
+    from shipyard import data, models, monitoring, registry, serving
     from shipyard.entities import Experiment, Run, RunStatus
     from shipyard.exceptions import ShipyardError
     from shipyard.models import PythonModel
