@@ -8,7 +8,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from shipyard.cli import _access, _artifacts, _deploy, _experiments, _models, _runs, _serve, _server, _store
+from shipyard.cli import (
+    _access,
+    _artifacts,
+    _data,
+    _deploy,
+    _experiments,
+    _models,
+    _runs,
+    _serve,
+    _server,
+    _store,
+)
 from shipyard.cli._output import console, err_console
 
 app = typer.Typer(
@@ -25,6 +36,7 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_artifacts.app, name="artifacts")
 app.add_typer(_models.app, name="models")
 app.add_typer(_deploy.app, name="deploy")
+app.add_typer(_data.app, name="data")
 app.command("serve")(_serve.serve)
 app.add_typer(_store.app, name="store")
 app.add_typer(_store.config_app, name="config")
