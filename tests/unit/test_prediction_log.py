@@ -69,3 +69,40 @@ def test_bad_settings_are_refused() -> None:
         PredictionLog(current_workspace(), "default", "x", redact={"email": "mask"})
     with pytest.raises(InvalidParameter, match="fraction"):
         PredictionLog(current_workspace(), "default", "x", sample=2.0)
+
+
+def test_matrix_requests_are_written_column_by_column_like_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    ws = current_workspace()
+    columns = ["dep_delay", "distance", "zip"]
+    with PredictionLog(ws, "default", "fast", redact={"zip": "hash", "distance": "drop"}, flush_seconds=60) as log:
+        log.log("m-1", route="a", model_version="m/1", inputs=np.array([[3.0, 100.0, 1234.0], [np.nan, 5.0, 9.0]]),
+                columns=columns, predictions=np.array([0, 1]), probabilities=np.array([[0.9, 0.1], [0.3, 0.7]]),
+                latency_ms=2.0, ts=DAY1)
+        log.log("m-2", route="shadow:b", model_version="m/2", inputs=np.array([[7.0, 1.0, 2.0]]), columns=columns,
+                predictions=np.array([1]), probabilities=np.array([[0.4, 0.6]]), ts=DAY1)
+        log.log("r-1", route="a", model_version="m/1", inputs=[{"dep_delay": 1.0, "distance": 2.0, "zip": 1234.0}],
+                predictions=[0], probabilities=[[0.8, 0.2]], latency_ms=1.0, ts=DAY1)
+        writes = []
+        original = sy.monitoring._predictions._write_part  # type: ignore[attr-defined]
+
+        def failing(*args: object) -> str:
+            writes.append(args)
+            raise OSError("disk full")
+
+        monkeypatch.setattr("shipyard.monitoring._predictions._write_part", failing)
+        with pytest.raises(OSError):
+            log.flush()
+        assert writes and log.written == 0  # nothing lost: the requests wait for the next try
+        monkeypatch.setattr("shipyard.monitoring._predictions._write_part", original)
+        assert log.flush() == 4
+    frame = sy.predictions("fast").sort_values(["request_id", "row"]).reset_index(drop=True)
+    assert list(frame["request_id"]) == ["m-1", "m-1", "m-2", "r-1"] and list(frame["row"]) == [0, 1, 0, 0]
+    assert list(frame["prediction"]) == [0, 1, 1, 0]
+    assert [list(p) for p in frame["proba"]] == [[0.9, 0.1], [0.3, 0.7], [0.4, 0.6], [0.8, 0.2]]
+    assert frame["in_dep_delay"].tolist()[0] == 3.0 and pd.isna(frame["in_dep_delay"][1])
+    assert "in_distance" not in frame.columns  # dropped, on both paths
+    assert frame["in_zip"][0] == frame["in_zip"][3] == hashlib.sha256(b"1234.0").hexdigest()[:32]
+    assert frame["latency_ms"].tolist()[0] == 2.0 and pd.isna(frame["latency_ms"][2])
+    assert set(frame["deployment"]) == {"fast"} and list(frame["route"]) == ["a", "a", "shadow:b", "a"]

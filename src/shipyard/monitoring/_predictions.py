@@ -48,11 +48,12 @@ def _day(ts_ms: int) -> dt.date:
     return dt.datetime.fromtimestamp(ts_ms / 1000, tz=dt.timezone.utc).date()
 
 
-def _write_part(workspace: Workspace, prefix: str, rows: list[dict[str, Any]]) -> str:
+def _write_part(workspace: Workspace, prefix: str, rows: list[dict[str, Any]] | Any) -> str:
+    """Write ``rows`` (dicts, or a pyarrow Table) as one Parquet part under ``prefix``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist(rows)
+    table = pa.Table.from_pylist(rows) if isinstance(rows, list) else rows
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     key = f"{prefix}/part-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}.parquet"
@@ -150,28 +151,86 @@ class PredictionLog:
             how = self.redact.get(field)
             if how == "drop":
                 continue
-            if how == "hash" and value is not None:
-                text = str(value).encode()
-                value = (hmac.new(self._key, text, hashlib.sha256) if self._key else hashlib.sha256(text)).hexdigest()[:32]
-            out[f"in_{field}"] = value
+            out[f"in_{field}"] = self._hash(value) if how == "hash" else value
         return out
 
     def flush(self) -> int:
-        """Write what is buffered (one part per date); returns the rows written."""
+        """Write what is buffered (one part per date and shape); returns the rows written. A failed
+        write puts its requests back, to be tried again at the next tick."""
         with self._write_lock:
             with self._lock:
                 pending, self._pending, self._buffered = self._pending, [], 0
             if not pending:
                 return 0
-            by_day: dict[dt.date, list[dict[str, Any]]] = {}
+            by_day: dict[dt.date, list[tuple[Any, ...]]] = {}
             for request in pending:
-                by_day.setdefault(_day(request[1]), []).extend(self._expand(request))
+                by_day.setdefault(_day(request[1]), []).append(request)
             written = 0
-            for day, part in by_day.items():
-                _write_part(self.workspace, partition(self.project, self.deployment, day), part)
-                written += len(part)
+            for day, requests in by_day.items():
+                try:
+                    for part in self._parts(requests):
+                        _write_part(self.workspace, partition(self.project, self.deployment, day), part)
+                except Exception:
+                    with self._lock:
+                        self._pending[:0] = requests
+                        self._buffered += sum(len(r[5]) for r in requests)
+                    raise
+                written += sum(len(r[5]) for r in requests)
             self.written += written
             return written
+
+    def _parts(self, requests: list[tuple[Any, ...]]) -> list[Any]:
+        """The requests as tables to write: requests that came as a float matrix (the serving fast
+        path) column by column with NumPy — thousands of rows without a Python object each, so the
+        writer holds the interpreter lock for little time; the others row by row."""
+        import numpy as np
+
+        groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        rows: list[dict[str, Any]] = []
+        for request in requests:
+            inputs, columns, probas = request[5], request[6], request[8]
+            if columns is not None and isinstance(inputs, np.ndarray) and inputs.ndim == 2:
+                groups.setdefault((tuple(columns), probas is not None), []).append(request)
+            else:
+                rows.extend(self._expand(request))
+        parts = [self._columnar(list(key[0]), group) for key, group in groups.items()]
+        return [*parts, rows] if rows else parts
+
+    def _columnar(self, columns: list[str], requests: list[tuple[Any, ...]]) -> Any:
+        import numpy as np
+        import pyarrow as pa
+
+        counts = np.array([len(r[5]) for r in requests])
+        ids, ts, routes, versions, latency, inputs, _c, preds, probas = zip(*requests, strict=True)
+        data: dict[str, Any] = {
+            "request_id": np.repeat(np.array(ids, dtype=object), counts),
+            "row": np.concatenate([np.arange(n) for n in counts]),
+            "ts": np.repeat(np.array(ts, dtype=np.int64), counts),
+            "route": np.repeat(np.array(routes, dtype=object), counts),
+            "model_version": np.repeat(np.array(versions, dtype=object), counts),
+            "latency_ms": pa.array(np.repeat(np.array([np.nan if v is None else v for v in latency]), counts),
+                                   from_pandas=True),
+            "prediction": np.concatenate([np.asarray(p) for p in preds]),
+            "deployment": np.full(int(counts.sum()), self.deployment, dtype=object),
+        }
+        if probas[0] is not None:
+            matrix = np.concatenate([np.asarray(p, dtype=np.float64) for p in probas])
+            offsets = np.arange(0, matrix.size + 1, matrix.shape[1], dtype=np.int32)
+            data["proba"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(matrix.reshape(-1)))
+        values = np.concatenate(inputs)
+        for j, name in enumerate(columns):
+            how = self.redact.get(name)
+            if how == "drop":
+                continue
+            column = values[:, j]
+            data[f"in_{name}"] = column if how != "hash" else [self._hash(v) for v in column.tolist()]
+        return pa.table({k: v if isinstance(v, (pa.Array, list)) else pa.array(v) for k, v in data.items()})
+
+    def _hash(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        text = str(value).encode()
+        return (hmac.new(self._key, text, hashlib.sha256) if self._key else hashlib.sha256(text)).hexdigest()[:32]
 
     def _run(self, every: float) -> None:
         while not self._stop.is_set():

@@ -65,18 +65,19 @@ class Served:
 
     def validate(self, body: Any, protocol: str) -> tuple[Any, Any, list[str] | None]:
         """The request's rows checked against this model's signature, ready for the batch queue,
-        and what the prediction log keeps of them: (rows, logged inputs, their column names)."""
+        and what the prediction log keeps of them: (rows, logged inputs, their column names). The
+        log keeps the model's inputs: the validated matrix on the fast path, the decoded request
+        (fields the model does not take included) otherwise."""
         if self.plan is not None:
             matrix = self.plan.matrix(body, protocol)
-            if matrix is not None:
-                records = _records_in(body)
-                return matrix, records if records is not None else matrix, None if records is not None else self.plan.columns
+            if matrix is not None:  # logged as the matrix: written column by column, no object per row
+                return matrix, matrix, self.plan.columns
         frame = _DECODERS[protocol](body, self.columns)
         return enforce(frame, self.model.signature, self.model.extra), frame, None
 
 
 def _records_in(body: Any) -> list[dict[str, Any]] | None:
-    """The body's list of records, when that is how it came (logged as sent, sticky fields included)."""
+    """The body's list of records, when that is how it came."""
     if isinstance(body, dict):
         body = next((body[k] for k in _RECORD_KEYS if k in body), None)
     return body if isinstance(body, list) and body and isinstance(body[0], dict) else None
