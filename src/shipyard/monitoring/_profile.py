@@ -1,0 +1,353 @@
+"""Reference profiles: what the drift engine keeps of a reference data set instead of its rows.
+
+A :class:`Profile` holds one summary per column, small (a few KiB per column), JSON-serialisable and
+enough to run the drift tests of :mod:`shipyard.monitoring._drift` without the raw data:
+
+* **numeric** — row and null counts, min/max, mean/std, the quantiles on a uniform grid
+  ``0, 1/bins, …, 1`` (101 by default) and a histogram on those quantiles as bin edges
+  (``(-inf, e0], (e0, e1], …``: exact counts, so the reference CDF is exact at every edge).
+* **categorical** — row and null counts, the ``top_k`` most frequent values with their counts (only
+  those that clearly beat the values left out, see ``_top``), the count of all other values
+  (``other``) and the number of distinct values.
+
+Which columns are categorical: booleans, strings, objects and pandas categoricals; and integer
+columns (or float columns holding only whole numbers, which is what an integer column with missing
+values becomes in pandas) with at most ``max_int_categories`` (20) distinct values — codes, counts of
+children, ratings — where a category test is more honest than a CDF test on a handful of steps.
+``categorical=`` / ``numeric=`` force the choice per column. Datetimes, timedeltas and complex
+numbers are not profiled (listed in ``Profile.skipped``). Non-finite numbers (±inf) count as missing.
+
+Building is vectorised per column: one sort of the non-missing values gives the quantiles, the
+histogram (``searchsorted`` of the edges) and the distinct count; categories come from one hashed
+``value_counts``. The columns are spread over a small thread pool (NumPy's sort releases the GIL).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+from shipyard.exceptions import InvalidParameter
+from shipyard.monitoring._stats import FloatArray, IntArray
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMAT = "shipyard.profile/1"
+Category = Union[str, int, bool]
+VALUE_TYPES = ("str", "int", "bool")
+
+
+@dataclass(frozen=True, slots=True)
+class NumericProfile:
+    """Summary of a numeric column. ``counts[i]`` is the number of values in ``(edges[i-1],
+    edges[i]]`` (the first bin is ``(-inf, edges[0]]``, i.e. the values equal to the minimum);
+    ``edges`` are the distinct values of ``quantiles``."""
+
+    name: str
+    dtype: str
+    rows: int
+    nulls: int
+    min: float
+    max: float
+    mean: float
+    std: float
+    quantiles: tuple[float, ...]
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+
+    kind = "numeric"
+
+    @property
+    def valid(self) -> int:
+        return self.rows - self.nulls
+
+    @property
+    def scale(self) -> float:
+        """The unit of the normalised Wasserstein distance: the smaller of the standard deviation
+        and IQR/1.349 (both equal σ for normal data; the IQR keeps a heavy tail from inflating the
+        unit and hiding a shift), whichever are positive; 1.0 for a constant column."""
+        candidates = [s for s in (self.std, self.iqr / 1.349) if math.isfinite(s) and s > 0]
+        return min(candidates) if candidates else 1.0
+
+    @property
+    def iqr(self) -> float:
+        if not self.quantiles:
+            return math.nan
+        grid = np.linspace(0.0, 1.0, len(self.quantiles))
+        q = np.asarray(self.quantiles)
+        return float(np.interp(0.75, grid, q) - np.interp(0.25, grid, q))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "dtype": self.dtype, "rows": self.rows, "nulls": self.nulls,
+                "min": _num(self.min), "max": _num(self.max), "mean": _num(self.mean), "std": _num(self.std),
+                "quantiles": list(self.quantiles), "edges": list(self.edges), "counts": list(self.counts)}
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> NumericProfile:
+        return cls(name=name, dtype=str(data["dtype"]), rows=int(data["rows"]), nulls=int(data["nulls"]),
+                   min=_float(data["min"]), max=_float(data["max"]), mean=_float(data["mean"]),
+                   std=_float(data["std"]), quantiles=tuple(float(v) for v in data["quantiles"]),
+                   edges=tuple(float(v) for v in data["edges"]), counts=tuple(int(v) for v in data["counts"]))
+
+
+@dataclass(frozen=True, slots=True)
+class CategoricalProfile:
+    """Summary of a categorical column: the ``top_k`` most frequent values (``categories``, most
+    frequent first, with ``counts``), the number of other non-missing values and of distinct ones.
+    ``value_type`` says how values of a current window are matched: as text, as integers (an
+    integer 3 and a float 3.0 are one category) or as booleans."""
+
+    name: str
+    dtype: str
+    rows: int
+    nulls: int
+    value_type: str
+    categories: tuple[Category, ...]
+    counts: tuple[int, ...]
+    other: int
+    distinct: int
+
+    kind = "categorical"
+
+    @property
+    def valid(self) -> int:
+        return self.rows - self.nulls
+
+    @property
+    def complete(self) -> bool:
+        """Whether every reference value is listed, so a value not among ``categories`` is new."""
+        return self.other == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "dtype": self.dtype, "rows": self.rows, "nulls": self.nulls,
+                "value_type": self.value_type, "categories": list(self.categories), "counts": list(self.counts),
+                "other": self.other, "distinct": self.distinct}
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> CategoricalProfile:
+        value_type = str(data["value_type"])
+        if value_type not in VALUE_TYPES:
+            raise InvalidParameter(f"Column {name!r}: value_type must be one of {VALUE_TYPES}, got {value_type!r}.")
+        return cls(name=name, dtype=str(data["dtype"]), rows=int(data["rows"]), nulls=int(data["nulls"]),
+                   value_type=value_type, categories=tuple(data["categories"]),
+                   counts=tuple(int(v) for v in data["counts"]), other=int(data["other"]),
+                   distinct=int(data["distinct"]))
+
+
+ColumnProfile = Union[NumericProfile, CategoricalProfile]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A reference data set summarised for drift detection (see the module docstring). Build one with
+    :func:`profile`; store it with ``json.dumps(p.to_dict())`` and load it with
+    ``Profile.from_dict(json.loads(text))``."""
+
+    rows: int
+    columns: Mapping[str, ColumnProfile]
+    skipped: tuple[str, ...] = ()
+    settings: Mapping[str, int] = field(default_factory=dict)
+
+    def __getitem__(self, column: str) -> ColumnProfile:
+        return self.columns[column]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: missing statistics (the mean of an all-null column) are ``None``."""
+        return {"format": FORMAT, "rows": self.rows, "settings": dict(self.settings), "skipped": list(self.skipped),
+                "columns": {name: col.to_dict() for name, col in self.columns.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Profile:
+        if data.get("format") != FORMAT:
+            raise InvalidParameter(f"Not a Shipyard profile: format is {data.get('format')!r}, expected {FORMAT!r}. "
+                                   "Build one with shipyard.monitoring.profile(df).to_dict().")
+        columns: dict[str, ColumnProfile] = {}
+        for name, col in data["columns"].items():
+            if col.get("kind") == "numeric":
+                columns[name] = NumericProfile.from_dict(name, col)
+            elif col.get("kind") == "categorical":
+                columns[name] = CategoricalProfile.from_dict(name, col)
+            else:
+                raise InvalidParameter(f"Column {name!r}: kind must be 'numeric' or 'categorical', got {col.get('kind')!r}.")
+        return cls(rows=int(data["rows"]), columns=columns, skipped=tuple(data.get("skipped", ())),
+                   settings={k: int(v) for k, v in data.get("settings", {}).items()})
+
+
+def profile(df: pd.DataFrame, *, columns: Sequence[str] | None = None, bins: int = 100, top_k: int = 50,
+            max_int_categories: int = 20, categorical: Iterable[str] = (), numeric: Iterable[str] = ()) -> Profile:
+    """Summarise ``df`` as a reference for :func:`~shipyard.monitoring.drift`.
+
+    ``bins``: quantile bins of numeric columns (edges at ``0, 1/bins, …, 1``); ``top_k``: categories
+    kept per categorical column; ``max_int_categories``: integer columns with at most this many
+    distinct values are categorical; ``categorical`` / ``numeric``: column names to force either way.
+    """
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidParameter(f"profile() takes a pandas DataFrame, got {type(df).__name__}.")
+    if bins < 4 or top_k < 1 or max_int_categories < 0:
+        raise InvalidParameter(f"Need bins >= 4, top_k >= 1 and max_int_categories >= 0; got bins={bins}, "
+                               f"top_k={top_k}, max_int_categories={max_int_categories}.")
+    names = [str(c) for c in df.columns] if columns is None else list(columns)
+    missing = [c for c in names if c not in df.columns]
+    if missing:
+        raise InvalidParameter(f"Columns {missing} are not in the data frame; it has {[str(c) for c in df.columns]}.")
+    forced_cat, forced_num = set(categorical), set(numeric)
+    settings = {"bins": bins, "top_k": top_k, "max_int_categories": max_int_categories}
+
+    def one(name: str) -> ColumnProfile | None:
+        how = "categorical" if name in forced_cat else "numeric" if name in forced_num else None
+        return profile_column(df[name], name, how=how, bins=bins, top_k=top_k, max_int_categories=max_int_categories)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        built = list(pool.map(one, names))
+    cols = {name: col for name, col in zip(names, built, strict=True) if col is not None}
+    return Profile(rows=len(df), columns=cols, skipped=tuple(n for n, c in zip(names, built, strict=True) if c is None),
+                   settings=settings)
+
+
+def profile_column(series: pd.Series, name: str, *, how: str | None = None, bins: int = 100, top_k: int = 50,
+                   max_int_categories: int = 20) -> ColumnProfile | None:
+    """The profile of one column, or None for a type that is not profiled (datetimes, complex)."""
+    import pandas as pd
+
+    dtype = series.dtype
+    api = pd.api.types
+    auto = how is None
+    if how is None:
+        if api.is_bool_dtype(dtype):
+            return _categorical(series, name, "bool", top_k)
+        if api.is_complex_dtype(dtype) or api.is_datetime64_any_dtype(dtype) or api.is_timedelta64_dtype(dtype):
+            return None
+        how = "numeric" if api.is_numeric_dtype(dtype) else "categorical"
+    if how == "categorical":
+        value_type = "bool" if api.is_bool_dtype(dtype) else "int" if api.is_numeric_dtype(dtype) else "str"
+        return _categorical(series, name, value_type, top_k)
+    values = float_values(series)
+    valid = np.sort(values[~np.isnan(values)])
+    rows, nulls = len(values), len(values) - len(valid)
+    keys, counts = distinct_sorted(valid)
+    codes = auto and 0 < len(keys) <= max_int_categories and bool(np.all(keys == np.floor(keys))) \
+        and bool(np.all(np.abs(keys) < 2.0**53))
+    if codes:
+        cats, top, other = _top([int(k) for k in keys], counts, top_k)
+        return CategoricalProfile(name=name, dtype=str(dtype), rows=rows, nulls=nulls, value_type="int",
+                                  categories=cats, counts=top, other=other, distinct=len(keys))
+    with np.errstate(all="ignore"):
+        mean = float(valid.mean()) if len(valid) else math.nan
+        std = float(valid.std(ddof=1)) if len(valid) > 1 else (0.0 if len(valid) else math.nan)
+    quantiles = sorted_quantiles(valid, bins)
+    edges = np.unique(quantiles)
+    hist = np.diff(np.searchsorted(valid, edges, side="right"), prepend=0)
+    return NumericProfile(name=name, dtype=str(dtype), rows=rows, nulls=nulls,
+                          min=float(valid[0]) if len(valid) else math.nan,
+                          max=float(valid[-1]) if len(valid) else math.nan, mean=mean, std=std,
+                          quantiles=tuple(quantiles.tolist()), edges=tuple(edges.tolist()),
+                          counts=tuple(int(c) for c in hist))
+
+
+def _categorical(series: pd.Series, name: str, value_type: str, top_k: int) -> CategoricalProfile:
+    keys, counts = category_counts(series, value_type)
+    cats, top, other = _top(keys, counts, top_k)
+    return CategoricalProfile(name=name, dtype=str(series.dtype), rows=len(series), nulls=int(series.isna().sum()),
+                              value_type=value_type, categories=cats, counts=top, other=other, distinct=len(keys))
+
+
+def _top(keys: Sequence[Category], counts: IntArray, top_k: int) -> tuple[tuple[Category, ...], tuple[int, ...], int]:
+    """The most frequent keys (at most ``top_k``; ties keep their given order), their counts, and
+    the total count of the rest.
+
+    When some values are left out, a key is listed only if its count clearly beats the largest
+    count left out (by 3 standard deviations and one): otherwise its place in the list would be
+    won by sampling noise, its reference count would be biased upwards (the winner's curse), and
+    every window would look as if that category had become rarer. High-cardinality columns (ids)
+    therefore keep few or no categories of their own.
+    """
+    order = np.argsort(-counts, kind="stable")
+    picked = order[:top_k]
+    if len(order) > top_k:
+        best_left = float(counts[order[top_k]])
+        picked = picked[counts[picked] >= best_left + 3 * math.sqrt(best_left) + 1]
+    rest = int(counts.sum()) - int(counts[picked].sum())
+    return tuple(keys[int(i)] for i in picked), tuple(int(counts[i]) for i in picked), rest
+
+
+def float_values(series: pd.Series) -> FloatArray:
+    """The column as float64 with NaN for every missing, non-finite or non-numeric value (a new array)."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        raw = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        raw = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.where(np.isfinite(raw), raw, np.nan)
+
+
+def sorted_quantiles(valid: FloatArray, bins: int) -> FloatArray:
+    """Quantiles at ``0, 1/bins, …, 1`` of sorted, NaN-free values (linear interpolation); empty for
+    no values."""
+    n = len(valid)
+    if n == 0:
+        return np.empty(0)
+    pos = np.linspace(0.0, 1.0, bins + 1) * (n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = pos - lo
+    with np.errstate(all="ignore"):
+        out = valid[lo] + (valid[hi] - valid[lo]) * frac
+    return np.where(frac == 0, valid[lo], out)
+
+
+def distinct_sorted(valid: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Distinct values of a sorted array and how often each occurs."""
+    if len(valid) == 0:
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], valid[1:] != valid[:-1])))
+    counts = np.diff(np.append(starts, len(valid))).astype(np.int64)
+    return valid[starts], counts
+
+
+def category_counts(series: pd.Series, value_type: str) -> tuple[list[Category], IntArray]:
+    """Distinct non-missing values of a column, normalised for ``value_type``, and their counts
+    (unordered). Strings are matched as text, integers as numbers (3 and 3.0 are one value),
+    booleans as booleans; anything else as its text."""
+    import pandas as pd
+
+    counted = series.value_counts(dropna=True, sort=False)
+    counted = counted[counted.to_numpy() > 0]  # a pandas categorical lists unused categories with 0
+    index, counts = counted.index, counted.to_numpy(dtype=np.int64)
+    if value_type == "str" and pd.api.types.infer_dtype(index, skipna=False) == "string":
+        return list(index), counts
+    if value_type == "int" and pd.api.types.is_integer_dtype(index.dtype):
+        return [int(k) for k in index], counts
+    merged: dict[Category, int] = {}
+    for key, count in zip(index, counts.tolist(), strict=True):
+        norm = normalise(key, value_type)
+        merged[norm] = merged.get(norm, 0) + count
+    return list(merged), np.fromiter(merged.values(), dtype=np.int64, count=len(merged))
+
+
+def normalise(key: object, value_type: str) -> Category:
+    """One value as the category it counts as for a column of ``value_type``."""
+    if value_type == "bool":
+        return bool(key) if isinstance(key, (bool, np.bool_)) else str(key)
+    if value_type == "int" and not isinstance(key, (bool, np.bool_)):
+        if isinstance(key, (int, np.integer)):
+            return int(key)
+        if isinstance(key, (float, np.floating)) and math.isfinite(key) and float(key).is_integer():
+            return int(key)
+    return str(key)
+
+
+def _num(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)
