@@ -5,6 +5,9 @@ Protocol (V2 tensors)."""
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -160,6 +163,8 @@ class Plan:
         self.index = {c: i for i, c in enumerate(columns)}
         self.integer = [i for i, d in enumerate(dtypes) if np.dtype(d).kind in "iu"]
         self.cast = {c: d for c, d in zip(columns, dtypes, strict=True) if d != "float64"}
+        getter = operator.itemgetter(*columns)
+        self._pick: Callable[[dict[str, Any]], Any] = getter if len(columns) > 1 else (lambda r: (getter(r),))
 
     @classmethod
     def of(cls, signature: dict[str, Any] | None, extra: str) -> Plan | None:
@@ -204,52 +209,60 @@ class Plan:
     def _rows(self, rows: Any, columns: Any) -> np.ndarray | None:
         if not isinstance(rows, list) or not rows:
             return None
+        width = len(self.columns)
         if isinstance(rows[0], dict):
-            cols = self.columns
-            if self.strict and any(len(r) != len(cols) for r in rows):
+            if self.strict and any(len(r) != width for r in rows):
                 return None
-            return self._check([[r[c] for c in cols] for r in rows])
-        if columns is not None and list(columns) != self.columns:
-            columns = list(columns)
-            if self.strict and len(columns) != len(self.columns) or any(len(r) != len(columns) for r in rows):
-                return None
-            order = [columns.index(c) for c in self.columns]
-            rows = [[r[i] for i in order] for r in rows]
-        return self._check(rows)
+            return self._check(list(chain.from_iterable(map(self._pick, rows))), (len(rows), width))
+        if not isinstance(rows[0], list):
+            return None
+        names = self.columns if columns is None else list(columns)
+        if set(map(len, rows)) != {len(names)} or self.strict and len(names) != width:
+            return None
+        matrix = self._check(list(chain.from_iterable(rows)), (len(rows), len(names)), reorder=names)
+        return matrix
 
     def _columns(self, data: dict[str, Any]) -> np.ndarray | None:
         if self.strict and len(data) != len(self.columns):
             return None
-        return self._check([data[c] for c in self.columns], columns_first=True)
+        return self._by_column([data[c] for c in self.columns], nulls=True)
+
+    def _by_column(self, columns: list[Any], nulls: bool) -> np.ndarray | None:
+        if not all(isinstance(c, list) for c in columns) or len(set(map(len, columns))) != 1:
+            return None
+        return self._check(list(chain.from_iterable(columns)), (len(columns), len(columns[0])), nulls, transpose=True)
 
     def _v2(self, body: Any) -> np.ndarray | None:
         inputs = body.get("inputs") if isinstance(body, dict) else None
         if not isinstance(inputs, list) or not inputs:
             return None
         if len(inputs) == 1 and inputs[0].get("name") not in self.index:
-            shape = inputs[0]["shape"]
-            if len(shape) != 2 or shape[1] != len(self.columns):
+            shape, data = inputs[0]["shape"], inputs[0]["data"]
+            if len(shape) != 2 or shape[1] != len(self.columns) or not isinstance(data, list):
                 return None
-            return self._check([inputs[0]["data"]], nulls=False, shape=(int(shape[0]), int(shape[1])))
+            return self._check(data, (int(shape[0]), int(shape[1])), nulls=False)
         by_name = {t["name"]: t["data"] for t in inputs}
         if set(by_name) != set(self.columns):
             return None
-        return self._check([by_name[c] for c in self.columns], nulls=False, columns_first=True)
+        return self._by_column([by_name[c] for c in self.columns], nulls=False)
 
-    def _check(self, table: list[Any], nulls: bool = True, columns_first: bool = False,
-               shape: tuple[int, int] | None = None) -> np.ndarray | None:
-        """``table`` (rows — or with ``columns_first`` columns — of JSON values; with ``shape`` one
-        flat row to reshape) as a float matrix, when every value is a number (or, with ``nulls``, a
-        JSON null: a missing number) and integer columns hold whole numbers."""
-        types = {type(v) for row in table for v in row}
-        if not types <= (_NUMBERS_OR_NULL if nulls else _NUMBERS):
+    def _check(self, flat: list[Any], shape: tuple[int, int], nulls: bool = True, transpose: bool = False,
+               reorder: list[str] | None = None) -> np.ndarray | None:
+        """``flat`` (JSON values in row-major ``shape``; with ``transpose`` column-major) as a float
+        matrix in signature column order, when every value is a number (or, with ``nulls``, a JSON
+        null: a missing number) and integer columns hold whole numbers."""
+        types = set(map(type, flat))
+        if not types <= (_NUMBERS_OR_NULL if nulls else _NUMBERS) or not flat or len(flat) != shape[0] * shape[1]:
             return None  # a string, a bool, a nested list …: the general path says what is wrong
-        matrix = np.array(table, dtype=np.float64)
-        if shape is not None:
-            matrix = matrix.reshape(shape)
-        elif columns_first and matrix.ndim == 2:
+        if type(None) in types:
+            matrix = np.array(flat, dtype=np.float64).reshape(shape)
+        else:
+            matrix = np.fromiter(flat, dtype=np.float64, count=len(flat)).reshape(shape)
+        if transpose:
             matrix = matrix.T
-        if matrix.ndim != 2 or matrix.size == 0 or matrix.shape[1] != len(self.columns):
+        if reorder is not None and reorder != self.columns:
+            matrix = matrix[:, [reorder.index(c) for c in self.columns]]
+        if matrix.shape[1] != len(self.columns):
             return None
         if self.integer:
             part = matrix[:, self.integer]
