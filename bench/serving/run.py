@@ -13,7 +13,8 @@ The same fitted model is served by three servers (Shipyard twice), one at a time
   workspace (``SHIPYARD_HOME``), behind a deployment (``sy.deploy``; deployments log their
   predictions), served by ``shipyard serve --deployment NAME --auth`` with a viewer token (the default
   ``--runtime auto`` serves the ONNX form through onnxruntime); validation and metrics are always on.
-  Requests: ``POST /v1/deployments/NAME/predict`` with ``{"records": [...]}``. If the conversion fails,
+  Requests: ``POST /v1/deployments/NAME/predict`` with ``{"rows": [[...]]}`` — the same list of rows
+  the FastAPI app gets (Shipyard also takes records and columns). If the conversion fails,
   the error is reported and this row serves the native model.
 * **Shipyard (native)**: the same deployment served with ``--runtime native`` (the native estimator).
 * **mlflow models serve** (``--env-manager local``) on the model saved with ``mlflow.sklearn.save_model``
@@ -107,8 +108,8 @@ VARIANTS: list[tuple[str, str, tuple[Workload, ...]]] = [
     ("mlflow-inputs", "mlflow", (Workload(1, 16), Workload(100, 16))),
 ]
 VARIANT_NAMES = {
-    "shipyard": "Shipyard (onnx form) (`shipyard serve --deployment --auth`, `records`)",
-    "shipyard-native": "Shipyard (native) (`shipyard serve --deployment --auth --runtime native`, `records`)",
+    "shipyard": "Shipyard (onnx form) (`shipyard serve --deployment --auth`, `rows`)",
+    "shipyard-native": "Shipyard (native) (`shipyard serve --deployment --auth --runtime native`, `rows`)",
     "fastapi": "FastAPI + uvicorn, 1 worker (list of rows)",
     "mlflow": "`mlflow models serve` (`dataframe_split`)",
     "mlflow-inputs": "`mlflow models serve` (`inputs`, columnar)",
@@ -239,7 +240,7 @@ def _bodies(model: Model, workdir: Path) -> dict[tuple[str, int], Path]:
 
 def _body(variant: str, frame: Any) -> Any:
     if variant in SHIPYARD_KINDS:
-        return {"records": frame.to_dict("records")}
+        return {"rows": frame.to_numpy().tolist()}  # the FastAPI app's body: a list of rows, signature order
     if variant == "fastapi":
         return frame.to_numpy().tolist()
     if variant == "mlflow":
@@ -518,7 +519,7 @@ def _frame_of(variant: str, body: Any, model: Model) -> Any:
     import pandas as pd
 
     if variant in SHIPYARD_KINDS:
-        return pd.DataFrame.from_records(body["records"])[list(model.frame.columns)]
+        return pd.DataFrame(body["rows"], columns=model.frame.columns)
     if variant == "fastapi":
         return pd.DataFrame(body, columns=model.frame.columns)
     if variant == "mlflow":
