@@ -30,13 +30,11 @@ _OPS = ("<", "<=", ">", ">=", "=", "!=")
 
 
 class Compiler:
-    """What expectations need to write SQL: column types, bound parameters, window columns."""
+    """What expectations need to write SQL: the column types and the bound parameters."""
 
     def __init__(self, types: dict[str, str]) -> None:
         self.types = types
         self.params: dict[str, Any] = {}
-        self.windows: list[str] = []
-        self.memo: dict[Any, str] = {}
 
     def col(self, name: str) -> str:
         return quote(name)
@@ -53,12 +51,6 @@ class Compiler:
         key = f"p{len(self.params)}"
         self.params[key] = value
         return f"${key}"
-
-    def window(self, expr: str) -> str:
-        """Add a window column to the checked view; returns its quoted name."""
-        alias = f"__sy_w{len(self.windows)}"
-        self.windows.append(f"{expr} AS {alias}")
-        return alias
 
 
 def _temporal(value: str, kind: str) -> Any:
@@ -130,7 +122,7 @@ class Expectation:
     # -- serialisation --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
-        for f in fields(self):
+        for f in sorted(fields(self), key=lambda f: f.name in ("name", "severity")):  # the check's own fields first
             value = getattr(self, f.name)
             if f.default is not value and value != f.default:
                 out[f.name] = _plain(value)
@@ -248,14 +240,20 @@ class Monotonic(Expectation):
         way = "decreasing" if self.decreasing else "increasing"
         return f"monotonic({self.column}, {'strictly ' if self.strict else ''}{way})"
 
-    def predicate(self, c: Compiler) -> str:
+    def _steps(self, c: Compiler) -> str:
+        """Each present value with the present value before it, in row order (two columns, not the
+        whole table, go through the window)."""
         col = c.col(self.column)
-        key = (self.column, self.decreasing, self.strict)
-        prev = c.memo.get(key)
-        if prev is None:
-            prev = c.memo[key] = c.window(f"lag({col} IGNORE NULLS) OVER (ORDER BY {ROW})")
-        op = (">=" if self.strict else ">") if self.decreasing is False else ("<=" if self.strict else "<")
-        return f"{prev} {op} {col}"
+        op = (">=" if self.strict else ">") if not self.decreasing else ("<=" if self.strict else "<")
+        return (f"SELECT {ROW} FROM (SELECT {ROW}, {col} AS v, lag({col}) OVER (ORDER BY {ROW}) AS prev "
+                f"FROM {VIEW} WHERE {col} IS NOT NULL) WHERE prev {op} v")
+
+    def aggregate(self, c: Compiler) -> str:
+        return f"(SELECT count(*) FROM ({self._steps(c)}))"
+
+    def sample(self, c: Compiler, limit: int) -> str:
+        return (f"SELECT {VIEW}.* FROM {VIEW} JOIN ({self._steps(c)} ORDER BY {ROW} LIMIT {limit}) AS f "
+                f"USING ({ROW}) ORDER BY {ROW}")
 
     def failure(self) -> str:
         word = "above" if self.decreasing else "below"

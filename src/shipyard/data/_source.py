@@ -141,9 +141,9 @@ def _open_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                                hint="Check that the file is complete and in the format its name says.") from exc
 
 
-def create_view(con: duckdb.DuckDBPyConnection, types: dict[str, str], windows: list[str] | tuple[str, ...] = ()) -> None:
-    """The view the checks read, ``__sy_t``: the data with NaN read as missing, plus any window columns."""
+def create_view(con: duckdb.DuckDBPyConnection, types: dict[str, str]) -> None:
+    """The view the checks read, ``__sy_t``: the data with NaN read as missing."""
     floats = [quote(c) for c, t in types.items() if t.upper() in ("FLOAT", "DOUBLE", "REAL")]
     replace = ", ".join(f"CASE WHEN isnan({c}) THEN NULL ELSE {c} END AS {c}" for c in floats)
-    select = "*" + (f" REPLACE ({replace})" if replace else "") + "".join(f", {w}" for w in windows)
+    select = "*" + (f" REPLACE ({replace})" if replace else "")
     con.execute(f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT {select} FROM {DATA}")

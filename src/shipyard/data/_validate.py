@@ -136,7 +136,7 @@ def validate(data: Any, schema: Schema | str | Path, *, sample_rows: int = 5,
                 results[i] = _result(check, static[0], None, static[1])
             else:
                 queries.append((i, check.aggregate(compiler)))
-        create_view(con, source.types, compiler.windows)
+        create_view(con, source.types)
         rows, values = _aggregate(con, queries, compiler, checks)
         for (i, _sql), value in zip(queries, values, strict=True):
             passed, failing, message = checks[i].judge(value, rows, moment)
