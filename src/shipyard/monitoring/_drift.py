@@ -51,11 +51,11 @@ MAX_UNSEEN_LISTED = 10
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """The decision rule's parameters. Defaults: ``alpha`` 0.01 (significance, family-wise over the
-    report's tests unless ``bonferroni`` is False);
-    ``wasserstein`` 0.1 (reference standard deviations) and ``jensen_shannon`` 0.1 — the usual
-    defaults for these distances; ``null_rate`` 0.1 (Cohen's h: 0% → 0.25% missing, 10% → 15%, 50% →
-    55%); ``share`` 0.5 (fraction of drifted columns for the data-set verdict). ``columns`` overrides
-    the first four per column: ``{"age": {"wasserstein": 0.25}}``."""
+    report's tests unless ``bonferroni`` is False); ``wasserstein`` 0.1 (reference standard
+    deviations) and ``jensen_shannon`` 0.1, the usual defaults for these distances; ``null_rate`` 0.1
+    (Cohen's h: about 0% → 0.25% missing, 10% → 13%, 50% → 55%); ``share`` 0.5 (fraction of drifted
+    columns for the data-set verdict). ``columns`` overrides the first four per column:
+    ``{"age": {"wasserstein": 0.25}}``."""
 
     alpha: float = 0.01
     wasserstein: float = 0.1

@@ -289,6 +289,10 @@ def float_values(series: pd.Series) -> FloatArray:
     return np.where(np.isfinite(raw), raw, np.nan)
 
 
+def _finite(values: FloatArray) -> FloatArray:
+    return values[~np.isnan(values)]
+
+
 def sorted_quantiles(valid: FloatArray, bins: int) -> FloatArray:
     """Quantiles at ``0, 1/bins, …, 1`` of sorted, NaN-free values (linear interpolation); empty for
     no values."""
@@ -319,6 +323,13 @@ def category_counts(series: pd.Series, value_type: str) -> tuple[list[Category],
     booleans as booleans; anything else as its text."""
     import pandas as pd
 
+    if value_type == "int" and pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        # The same path as the profile's integer codes: ±inf is missing, 3.0 is the category 3.
+        keys, counts = distinct_sorted(np.sort(_finite(float_values(series))))
+        whole = (keys == np.floor(keys)) & (np.abs(keys) < 2.0**53)
+        if bool(whole.all()):
+            return [int(k) for k in keys], counts
+        return [int(k) if w else str(k) for k, w in zip(keys.tolist(), whole.tolist(), strict=True)], counts
     counted = series.value_counts(dropna=True, sort=False)
     counted = counted[counted.to_numpy() > 0]  # a pandas categorical lists unused categories with 0
     index, counts = counted.index, counted.to_numpy(dtype=np.int64)
