@@ -9,8 +9,8 @@ import contextlib
 import gc
 import logging
 import math
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +134,7 @@ class Handlers:
     async def _handle(self, request: Request, name: str | None, protocol: str, endpoint: str) -> Response:
         server = self.server
         started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = request.headers.get("x-request-id") or os.urandom(16).hex()
         model, version, code = name or "", "", 500
         try:
             header = request.headers.get("authorization", "")

@@ -34,24 +34,27 @@ class Metrics:
                               registry=r)
         self.cache = Counter("shipyard_response_cache", "Response-cache lookups, by result (hit, miss).",
                              ["endpoint", "result"], registry=r)
-        self._children: dict[tuple[str, ...], tuple[Any, Any]] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
         self.shadow_failures = Counter("shipyard_shadow_failures", "Shadow calls that failed.", ["endpoint", "variant"],
                                        registry=r)
 
     def request(self, model: str, version: str, endpoint: str, protocol: str, code: int, seconds: float) -> None:
-        key = (model, version, endpoint, protocol, str(code))
-        children = self._children.get(key)
-        if children is None:  # labels() takes a lock and builds a key each time: resolve once per label set
+        self._child(self.requests, model, version, endpoint, protocol, str(code)).inc()
+        self._child(self.duration, model, endpoint, protocol).observe(seconds)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:  # labels() takes a lock and builds a key each time: resolve once per label set
             if len(self._children) > 10_000:
                 self._children.clear()
-            children = self._children[key] = (self.requests.labels(*key), self.duration.labels(model, endpoint, protocol))
-        children[0].inc()
-        children[1].observe(seconds)
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def batch(self, labels: tuple[str, str], rows: int, waited: float, reason: str) -> None:
-        self.batch_size.labels(*labels).observe(rows)
-        self.queue_wait.labels(*labels).observe(waited)
-        self.dispatch.labels(*labels, reason).inc()
+        self._child(self.batch_size, *labels).observe(rows)
+        self._child(self.queue_wait, *labels).observe(waited)
+        self._child(self.dispatch, *labels, reason).inc()
 
     def queue_depth(self, labels: tuple[str, str], read: Callable[[], int]) -> None:
         self.depth.labels(*labels).set_function(read)
@@ -61,10 +64,10 @@ class Metrics:
         self.load_seconds.labels(model, version).set(seconds)
 
     def route(self, endpoint: str, variant: str) -> None:
-        self.routes.labels(endpoint, variant).inc()
+        self._child(self.routes, endpoint, variant).inc()
 
     def cache_lookup(self, endpoint: str, hit: bool) -> None:
-        self.cache.labels(endpoint, "hit" if hit else "miss").inc()
+        self._child(self.cache, endpoint, "hit" if hit else "miss").inc()
 
     def shadow_failed(self, endpoint: str, variant: str) -> None:
         self.shadow_failures.labels(endpoint, variant).inc()

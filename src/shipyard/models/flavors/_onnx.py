@@ -19,7 +19,14 @@ def _sanitize(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", str(name))
 
 
-def feeds(session: Any, data: Any, columns: list[str] | None = None) -> dict[str, Any]:
+def _matrix_plan(session: Any, columns: list[str]) -> list[tuple[str, int, str]]:
+    """For each graph input: its name, the matrix column that feeds it and its dtype."""
+    index = {_sanitize(c): i for i, c in enumerate(columns)} | {c: i for i, c in enumerate(columns)}
+    return [(spec.name, index[spec.name], _ORT_TYPES.get(spec.type, "float32")) for spec in session.get_inputs()]
+
+
+def feeds(session: Any, data: Any, columns: list[str] | None = None,
+          plan: list[tuple[str, int, str]] | None = None) -> dict[str, Any]:
     """The input dict for ``session.run`` from a DataFrame, or an array (whose ``columns`` are given
     for a multi-input graph)."""
     import numpy as np
@@ -29,9 +36,8 @@ def feeds(session: Any, data: Any, columns: list[str] | None = None) -> dict[str
         dtype = _ORT_TYPES.get(inputs[0].type, "float32")
         return {inputs[0].name: to_numpy_2d(data, dtype)}
     if columns is not None and isinstance(data, np.ndarray):
-        index = {_sanitize(c): i for i, c in enumerate(columns)} | {c: i for i, c in enumerate(columns)}
-        return {spec.name: np.asarray(data[:, index[spec.name]], dtype=_ORT_TYPES.get(spec.type, "float32")).reshape(-1, 1)
-                for spec in inputs}
+        return {name: np.asarray(data[:, i], dtype=dtype).reshape(-1, 1)
+                for name, i, dtype in plan or _matrix_plan(session, columns)}
     named = {_sanitize(c): c for c in getattr(data, "columns", [])}
     named.update({c: c for c in getattr(data, "columns", [])})
     out = {}
@@ -60,24 +66,30 @@ class OnnxPredictor(Predictor):
     def __init__(self, session: Any, config: dict[str, Any], columns: list[str] | None = None) -> None:
         self.session = session
         self.columns = columns  # the signature's columns: how a matrix maps onto a multi-input graph
-        self.takes_matrix = columns is not None or len(session.get_inputs()) == 1
+        self._plan = None
+        if columns is not None and len(session.get_inputs()) > 1:
+            try:
+                self._plan = _matrix_plan(session, columns)
+            except KeyError:  # the graph wants inputs the signature does not name: DataFrames only
+                self.columns = None
+        self.takes_matrix = self.columns is not None or len(session.get_inputs()) == 1
         self.outputs = [o.name for o in session.get_outputs()]
         self.label = config.get("label_output") or self.outputs[0]
         self.proba = config.get("proba_output") or (self.outputs[1] if len(self.outputs) > 1 else None)
 
     def predict(self, data: Any) -> Any:
-        result = self.session.run([self.label], feeds(self.session, data, self.columns))[0]
+        result = self.session.run([self.label], feeds(self.session, data, self.columns, self._plan))[0]
         return result.ravel() if result.ndim == 2 and result.shape[1] == 1 else result
 
     def predict_proba(self, data: Any) -> Any:
         if self.proba is None:
             return super().predict_proba(data)
-        return _matrix(self.session.run([self.proba], feeds(self.session, data, self.columns))[0])
+        return _matrix(self.session.run([self.proba], feeds(self.session, data, self.columns, self._plan))[0])
 
     def predict_both(self, data: Any) -> tuple[Any, Any]:
         if self.proba is None:
             return super().predict_both(data)
-        label, proba = self.session.run([self.label, self.proba], feeds(self.session, data, self.columns))
+        label, proba = self.session.run([self.label, self.proba], feeds(self.session, data, self.columns, self._plan))
         return (label.ravel() if label.ndim == 2 and label.shape[1] == 1 else label), _matrix(proba)
 
     @property
