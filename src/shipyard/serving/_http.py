@@ -10,12 +10,14 @@ import gc
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import Address
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as HttpRoute
@@ -72,7 +74,7 @@ def _error(exc: ShipyardError, protocol: str) -> Response:
     return _json(body, exc.http_status, headers)
 
 
-async def _body_of(request: Request) -> Any:
+async def _body_of(request: Request | _Lite) -> Any:
     raw = await request.body()
     binary = request.headers.get("inference-header-content-length")
     if binary is not None:  # the Open Inference Protocol's binary tensor extension
@@ -131,7 +133,7 @@ class Handlers:
     def __init__(self, server: InferenceServer) -> None:
         self.server = server
 
-    async def _handle(self, request: Request, name: str | None, protocol: str, endpoint: str) -> Response:
+    async def _handle(self, request: Request | _Lite, name: str | None, protocol: str, endpoint: str) -> Response:
         server = self.server
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or os.urandom(16).hex()
@@ -161,7 +163,9 @@ class Handlers:
         return await self._handle(request, request.path_params["ref"], "shipyard", "predict")
 
     async def predict_deployment(self, request: Request) -> Response:
-        name = request.path_params["name"]
+        return await self._deployment(request, request.path_params["name"])
+
+    async def _deployment(self, request: Any, name: str) -> Response:
         target = self.server.targets.get(name)
         if target is None or not target.deployment:
             return _error(NotFound(f"This server does not serve the deployment {name!r}."), "shipyard")
@@ -244,6 +248,58 @@ class Handlers:
         ]
 
 
+_PREDICT = re.compile(r"/v1/deployments/([^/]+)/predict|/v1/models/(.+)/predict|/v2/models/([^/]+)(?:/versions/[^/]+)?/infer"
+                      r"|/invocations")
+
+
+class _Lite:
+    """What the predict handlers read of a request, straight from the ASGI scope."""
+
+    __slots__ = ("_body", "client", "headers")
+
+    def __init__(self, scope: dict[str, Any], body: bytes) -> None:
+        self.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        client = scope.get("client")
+        self.client = Address(client[0], client[1]) if client else None
+        self._body = body
+
+    async def body(self) -> bytes:
+        return self._body
+
+
+class FastPath:
+    """The predict endpoints as plain ASGI, ahead of the framework's routing and request objects —
+    the hottest path in the project; everything else goes on to the Starlette app."""
+
+    def __init__(self, app: Any, handlers: Handlers) -> None:
+        self.app, self.handlers = app, handlers
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        match = _PREDICT.fullmatch(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        request = _Lite(scope, b"".join(chunks))
+        deployment, model, v2 = match.groups()
+        if deployment is not None:
+            response = await self.handlers._deployment(request, deployment)
+        elif model is not None:
+            response = await self.handlers._handle(request, model, "shipyard", "predict")
+        elif v2 is not None:
+            response = await self.handlers._handle(request, v2, "v2", "infer")
+        else:
+            response = await self.handlers._handle(request, None, "mlflow", "invocations")
+        await response(scope, receive, send)
+
+
 def build_app(server: InferenceServer) -> Starlette:
     """The ASGI app of ``server``: its endpoints, the body-size and idle limits, and a watcher that
     swaps in new models when aliases move or deployments change."""
@@ -272,9 +328,11 @@ def build_app(server: InferenceServer) -> Starlette:
             watcher.cancel()
         server.close()
 
-    app = Starlette(routes=Handlers(server).routes(), lifespan=lifespan)
+    handlers = Handlers(server)
+    app = Starlette(routes=handlers.routes(), lifespan=lifespan)
     app.state.server = server
     settings = server.workspace.settings
+    app.add_middleware(FastPath, handlers=handlers)  # type: ignore[arg-type]  # inside the limits below
     app.add_middleware(RequestLimits, max_body_bytes=settings.server_max_body_bytes,  # type: ignore[arg-type]
                        body_timeout=settings.server_body_timeout)
     return app
