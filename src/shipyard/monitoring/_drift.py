@@ -269,7 +269,12 @@ def _categorical(col: CategoricalProfile, series: pd.Series, limits: Thresholds)
     else:  # values beyond the reference's top-k are "other" on both sides
         ref_cells = np.array([*col.counts, col.other], dtype=np.int64)
         cur_cells = np.append(matched, rest)
-    stat, p = _stats.chi2_homogeneity(ref_cells, cur_cells)
+    if col.complete:  # each new value is its own cell: grouping them by "absent from the reference"
+        # would be a grouping chosen by the data, and chi-squared would call sampling noise drift
+        stat, p = _stats.chi2_homogeneity(np.append(ref_cells[:-1], np.zeros(int((~found).sum()), dtype=np.int64)),
+                                          np.append(matched, counts[~found]))
+    else:
+        stat, p = _stats.chi2_homogeneity(ref_cells, cur_cells)
     effect = _stats.js_distance(ref_cells, cur_cells)
     return _finish(replace(base, test="chi2", statistic=stat, p_value=p, effect_size=effect,
                            psi=_stats.psi(ref_cells, cur_cells), unseen=unseen,

@@ -16,7 +16,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 PSI_FLOOR = 1e-4  # proportions are floored here before the PSI's log ratio (an empty bin is not infinite drift)
-MIN_CELL = 5  # categories with fewer pooled observations are merged into one cell before chi-squared
+MIN_CELL = 5  # chi-squared wants every expected count at least this large (Cochran)
 
 
 def ks_from_cdf(ref_cum: IntArray, n_ref: int, cur_cum: IntArray, n_cur: int) -> tuple[float, float]:
@@ -47,22 +47,32 @@ def kolmogorov_sf(x: float) -> float:
 
 def chi2_homogeneity(ref_counts: IntArray, cur_counts: IntArray) -> tuple[float, float]:
     """Pearson's chi-squared test that two samples of categories share one distribution (a 2×k
-    contingency table). Cells with fewer than ``MIN_CELL`` pooled observations are merged into one,
-    so sparse categories (small windows, high cardinality) do not make the approximation lie."""
+    contingency table). Cells whose smaller expected count is under ``MIN_CELL`` (Cochran's rule;
+    with a large reference and a small window that is the window's expected count) are merged into
+    one, and that one into the smallest other cell if it is still too small: sparse categories (small
+    windows, long tails) would otherwise make the approximation call noise significant. The merging
+    looks only at pooled counts, so it does not bias the test."""
     from scipy import special
 
     ref = np.asarray(ref_counts, dtype=np.float64)
     cur = np.asarray(cur_counts, dtype=np.float64)
-    pooled = ref + cur
-    keep = pooled >= MIN_CELL
-    rare = ~keep & (pooled > 0)
-    if rare.any():
-        ref = np.append(ref[keep], ref[rare].sum())
-        cur = np.append(cur[keep], cur[rare].sum())
-    else:
-        ref, cur = ref[keep], cur[keep]
     n_ref, n_cur = ref.sum(), cur.sum()
-    if len(ref) < 2 or n_ref == 0 or n_cur == 0:
+    if n_ref == 0 or n_cur == 0:
+        return 0.0, 1.0
+    pooled = ref + cur
+    smaller = pooled * min(n_ref, n_cur) / (n_ref + n_cur)
+    keep = smaller >= MIN_CELL
+    rare = ~keep & (pooled > 0)
+    ref_rare, cur_rare = ref[rare].sum(), cur[rare].sum()
+    ref, cur, smaller = ref[keep], cur[keep], smaller[keep]
+    if rare.any():
+        if (ref_rare + cur_rare) * min(n_ref, n_cur) / (n_ref + n_cur) >= MIN_CELL or len(ref) == 0:
+            ref, cur = np.append(ref, ref_rare), np.append(cur, cur_rare)
+        else:
+            i = int(np.argmin(smaller))
+            ref[i] += ref_rare
+            cur[i] += cur_rare
+    if len(ref) < 2:
         return 0.0, 1.0
     total = ref + cur
     n = n_ref + n_cur
