@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Union
 
@@ -195,15 +196,17 @@ def drift(reference: Reference, current: pd.DataFrame, *, columns: Sequence[str]
     if unknown:
         raise InvalidParameter(f"Columns {unknown} are not in the reference profile; it has {list(reference.columns)}"
                                + (f" (not profiled: {list(reference.skipped)})" if reference.skipped else "") + ".")
-    results: dict[str, ColumnDrift] = {}
     tests = 2 * len(names) if limits.bonferroni else 1
-    for name in names:
-        col = reference.columns[name]
+
+    def one(name: str) -> ColumnDrift:
         present = name in current.columns
         series = current[name] if present else pd.Series([None] * len(current), dtype=object)
         own = limits.for_column(name)
-        result = compare_column(col, series, replace(own, alpha=own.alpha / tests))
-        results[name] = result if present else replace(result, note=_join(result.note, "missing from current"))
+        result = compare_column(reference.columns[name], series, replace(own, alpha=own.alpha / tests))
+        return result if present else replace(result, note=_join(result.note, "missing from current"))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # NumPy's sorts release the GIL
+        results = dict(zip(names, pool.map(one, names), strict=True))
     drifted = sum(r.drifted for r in results.values())
     share = drifted / len(results) if results else 0.0
     unmatched = tuple(str(c) for c in current.columns if str(c) not in reference.columns)
