@@ -245,6 +245,11 @@ def test_edge_cases() -> None:
     near = pd.DataFrame({"h": np.random.default_rng(1).standard_cauchy(20_000)})
     assert drift(heavy, near).drifted_columns == []
     assert drift(heavy, near.assign(h=near["h"] + 1e300 * (near.index == 0))).drifted_columns == []  # one outlier
+    numbered = pd.DataFrame(np.random.default_rng(2).normal(size=(300, 3)))  # labels that are not text
+    assert drift(numbered, numbered + 1).drifted_columns == ["0", "1", "2"]
+    assert list(drift(numbered, numbered, columns=[0, 2]).columns) == ["0", "2"]
+    with pytest.raises(InvalidParameter, match="unique"):
+        profile(pd.DataFrame([[1, 2]], columns=["x", "x"]))
     with pytest.raises(InvalidParameter, match="DataFrame or a Profile"):
         drift({"x": [1]}, ref)  # type: ignore[arg-type]
     with pytest.raises(InvalidParameter, match="format"):
@@ -269,7 +274,7 @@ def _frames() -> st.SearchStrategy[pd.DataFrame]:
                                     "s": pd.Series(d["s"], dtype=object), "b": pd.Series(d["b"], dtype=bool)}))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_frames(), _frames())
 def test_properties(a: pd.DataFrame, b: pd.DataFrame) -> None:
     """A sample is never drifted against itself or its profile; the profile survives JSON; a report

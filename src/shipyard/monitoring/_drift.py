@@ -37,6 +37,7 @@ from shipyard.monitoring._profile import (
     NumericProfile,
     Profile,
     category_counts,
+    column_labels,
     float_values,
     profile,
     sorted_quantiles,
@@ -191,16 +192,18 @@ def drift(reference: Reference, current: pd.DataFrame, *, columns: Sequence[str]
     elif not isinstance(reference, Profile):
         raise InvalidParameter("The reference is a DataFrame or a Profile (shipyard.monitoring.profile(df)), "
                                f"got {type(reference).__name__}.")
-    names = list(reference.columns) if columns is None else list(columns)
+    names = list(reference.columns) if columns is None else [str(c) for c in columns]
     unknown = [c for c in [*names, *limits.columns] if c not in reference.columns]
     if unknown:
         raise InvalidParameter(f"Columns {unknown} are not in the reference profile; it has {list(reference.columns)}"
                                + (f" (not profiled: {list(reference.skipped)})" if reference.skipped else "") + ".")
     tests = 2 * len(names) if limits.bonferroni else 1
 
+    labels = column_labels(current)
+
     def one(name: str) -> ColumnDrift:
-        present = name in current.columns
-        series = current[name] if present else pd.Series([None] * len(current), dtype=object)
+        present = name in labels
+        series = current[labels[name]] if present else pd.Series([None] * len(current), dtype=object)
         own = limits.for_column(name)
         result = compare_column(reference.columns[name], series, replace(own, alpha=own.alpha / tests))
         return result if present else replace(result, note=_join(result.note, "missing from current"))
@@ -209,7 +212,7 @@ def drift(reference: Reference, current: pd.DataFrame, *, columns: Sequence[str]
         results = dict(zip(names, pool.map(one, names), strict=True))
     drifted = sum(r.drifted for r in results.values())
     share = drifted / len(results) if results else 0.0
-    unmatched = tuple(str(c) for c in current.columns if str(c) not in reference.columns)
+    unmatched = tuple(c for c in labels if c not in reference.columns)
     return DriftReport(columns=results, reference_rows=reference.rows, current_rows=len(current), share=share,
                        share_threshold=limits.share, dataset_drifted=bool(results) and share >= limits.share,
                        unmatched=unmatched)

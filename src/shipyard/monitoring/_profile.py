@@ -194,22 +194,33 @@ def profile(df: pd.DataFrame, *, columns: Sequence[str] | None = None, bins: int
     if bins < 4 or top_k < 1 or max_int_categories < 0:
         raise InvalidParameter(f"Need bins >= 4, top_k >= 1 and max_int_categories >= 0; got bins={bins}, "
                                f"top_k={top_k}, max_int_categories={max_int_categories}.")
-    names = [str(c) for c in df.columns] if columns is None else list(columns)
-    missing = [c for c in names if c not in df.columns]
+    labels = column_labels(df)
+    names = list(labels) if columns is None else [str(c) for c in columns]
+    missing = [c for c in names if c not in labels]
     if missing:
-        raise InvalidParameter(f"Columns {missing} are not in the data frame; it has {[str(c) for c in df.columns]}.")
+        raise InvalidParameter(f"Columns {missing} are not in the data frame; it has {list(labels)}.")
     forced_cat, forced_num = set(categorical), set(numeric)
     settings = {"bins": bins, "top_k": top_k, "max_int_categories": max_int_categories}
 
     def one(name: str) -> ColumnProfile | None:
         how = "categorical" if name in forced_cat else "numeric" if name in forced_num else None
-        return profile_column(df[name], name, how=how, bins=bins, top_k=top_k, max_int_categories=max_int_categories)
+        return profile_column(df[labels[name]], name, how=how, bins=bins, top_k=top_k, max_int_categories=max_int_categories)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         built = list(pool.map(one, names))
     cols = {name: col for name, col in zip(names, built, strict=True) if col is not None}
     return Profile(rows=len(df), columns=cols, skipped=tuple(n for n, c in zip(names, built, strict=True) if c is None),
                    settings=settings)
+
+
+def column_labels(df: pd.DataFrame) -> dict[str, Any]:
+    """Column name (as text, which is what profiles and reports use) → the frame's own label."""
+    labels = {str(c): c for c in df.columns}
+    if len(labels) != len(df.columns):
+        twice = sorted({str(c) for c in df.columns if [str(x) for x in df.columns].count(str(c)) > 1})
+        raise InvalidParameter(f"Column names must be unique (as text); {twice} occur more than once. "
+                               "Rename them (df.columns = [...]) before profiling or comparing.")
+    return labels
 
 
 def profile_column(series: pd.Series, name: str, *, how: str | None = None, bins: int = 100, top_k: int = 50,
