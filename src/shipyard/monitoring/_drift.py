@@ -267,19 +267,17 @@ def _categorical(col: CategoricalProfile, series: pd.Series, limits: Thresholds)
     matched = np.bincount(where[found], weights=counts[found], minlength=k).astype(np.int64)
     rest = int(counts[~found].sum())
     unseen: tuple[str, ...] = ()
-    if col.complete:  # every reference value is known, so the rest is new
+    cur_cells = np.append(matched, rest)
+    if col.complete:  # every reference value is listed, so the rest is new
         ref_cells = np.array([*col.counts, 0], dtype=np.int64)
-        cur_cells = np.append(matched, rest)
         order = np.argsort(-counts[~found], kind="stable")[:MAX_UNSEEN_LISTED]
         unseen = tuple(str(keys[i]) for i in np.flatnonzero(~found)[order])
-    else:  # values beyond the reference's top-k are "other" on both sides
-        ref_cells = np.array([*col.counts, col.other], dtype=np.int64)
-        cur_cells = np.append(matched, rest)
-    if col.complete:  # each new value is its own cell: grouping them by "absent from the reference"
-        # would be a grouping chosen by the data, and chi-squared would call sampling noise drift
-        stat, p = _stats.chi2_homogeneity(np.append(ref_cells[:-1], np.zeros(int((~found).sum()), dtype=np.int64)),
+        # For chi-squared each new value is its own cell: one cell of "absent from the reference"
+        # would be a grouping chosen by the data, and the test would call sampling noise drift.
+        stat, p = _stats.chi2_homogeneity(np.append(col.counts, np.zeros(int((~found).sum()), dtype=np.int64)),
                                           np.append(matched, counts[~found]))
-    else:
+    else:  # values beyond the reference's listed categories are "other" on both sides
+        ref_cells = np.array([*col.counts, col.other], dtype=np.int64)
         stat, p = _stats.chi2_homogeneity(ref_cells, cur_cells)
     effect = _stats.js_distance(ref_cells, cur_cells)
     return _finish(replace(base, test="chi2", statistic=stat, p_value=p, effect_size=effect,

@@ -204,7 +204,8 @@ def profile(df: pd.DataFrame, *, columns: Sequence[str] | None = None, bins: int
 
     def one(name: str) -> ColumnProfile | None:
         how = "categorical" if name in forced_cat else "numeric" if name in forced_num else None
-        return profile_column(df[labels[name]], name, how=how, bins=bins, top_k=top_k, max_int_categories=max_int_categories)
+        return profile_column(df[labels[name]], name, how=how, bins=bins, top_k=top_k,
+                              max_int_categories=max_int_categories)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         built = list(pool.map(one, names))
@@ -266,8 +267,8 @@ def profile_column(series: pd.Series, name: str, *, how: str | None = None, bins
 def _categorical(series: pd.Series, name: str, value_type: str, top_k: int) -> CategoricalProfile:
     keys, counts = category_counts(series, value_type)
     cats, top, other = _top(keys, counts, top_k)
-    return CategoricalProfile(name=name, dtype=str(series.dtype), rows=len(series), nulls=int(series.isna().sum()),
-                              value_type=value_type, categories=cats, counts=top, other=other, distinct=len(keys))
+    return CategoricalProfile(name=name, dtype=str(series.dtype), rows=len(series),
+                              nulls=len(series) - int(counts.sum()), value_type=value_type, categories=cats, counts=top, other=other, distinct=len(keys))
 
 
 def _top(keys: Sequence[Category], counts: IntArray, top_k: int) -> tuple[tuple[Category, ...], tuple[int, ...], int]:
