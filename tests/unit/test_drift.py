@@ -254,6 +254,10 @@ def test_edge_cases() -> None:
         drift({"x": [1]}, ref)  # type: ignore[arg-type]
     with pytest.raises(InvalidParameter, match="format"):
         Profile.from_dict({"columns": {}})
+    broken = prof.to_dict()
+    broken["columns"]["x"]["counts"] = broken["columns"]["x"]["counts"][1:]
+    with pytest.raises(InvalidParameter, match="'x' of the profile is malformed"):
+        Profile.from_dict(broken)
 
 
 def test_json_round_trip_gives_the_same_report(reference: Profile) -> None:

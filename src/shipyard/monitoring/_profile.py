@@ -168,15 +168,28 @@ class Profile:
             raise InvalidParameter(f"Not a Shipyard profile: format is {data.get('format')!r}, expected {FORMAT!r}. "
                                    "Build one with shipyard.monitoring.profile(df).to_dict().")
         columns: dict[str, ColumnProfile] = {}
-        for name, col in data["columns"].items():
-            if col.get("kind") == "numeric":
-                columns[name] = NumericProfile.from_dict(name, col)
-            elif col.get("kind") == "categorical":
-                columns[name] = CategoricalProfile.from_dict(name, col)
-            else:
-                raise InvalidParameter(f"Column {name!r}: kind must be 'numeric' or 'categorical', got {col.get('kind')!r}.")
+        for name, col in data.get("columns", {}).items():
+            try:
+                columns[name] = _column_from_dict(name, col)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InvalidParameter(f"Column {name!r} of the profile is malformed ({type(exc).__name__}: {exc}). "
+                                       "Rebuild it with shipyard.monitoring.profile(df).to_dict().") from exc
         return cls(rows=int(data["rows"]), columns=columns, skipped=tuple(data.get("skipped", ())),
                    settings={k: int(v) for k, v in data.get("settings", {}).items()})
+
+
+def _column_from_dict(name: str, col: Mapping[str, Any]) -> ColumnProfile:
+    if col.get("kind") == "numeric":
+        num = NumericProfile.from_dict(name, col)
+        if len(num.edges) != len(num.counts) or sum(num.counts) != num.valid or (num.valid and len(num.quantiles) < 5):
+            raise ValueError("edges, counts and quantiles do not agree with the row and null counts")
+        return num
+    if col.get("kind") == "categorical":
+        cat = CategoricalProfile.from_dict(name, col)
+        if len(cat.categories) != len(cat.counts) or sum(cat.counts) + cat.other != cat.valid:
+            raise ValueError("categories and counts do not agree with the row and null counts")
+        return cat
+    raise ValueError(f"kind must be 'numeric' or 'categorical', got {col.get('kind')!r}")
 
 
 def profile(df: pd.DataFrame, *, columns: Sequence[str] | None = None, bins: int = 100, top_k: int = 50,
