@@ -15,6 +15,7 @@ from shipyard.cli import (
     _deploy,
     _experiments,
     _models,
+    _monitor,
     _runs,
     _serve,
     _server,
@@ -37,6 +38,7 @@ app.add_typer(_artifacts.app, name="artifacts")
 app.add_typer(_models.app, name="models")
 app.add_typer(_deploy.app, name="deploy")
 app.add_typer(_data.app, name="data")
+app.add_typer(_monitor.app, name="monitor")
 app.command("serve")(_serve.serve)
 app.add_typer(_store.app, name="store")
 app.add_typer(_store.config_app, name="config")
