@@ -77,3 +77,17 @@ class Meter:
             got["requests"] += req1 - req0
             for pid, a, b in zip(self.pids, cpu0, cpu1, strict=True):
                 got["cpu"][str(pid)] += b - a
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies do not count)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False

@@ -190,27 +190,13 @@ class Server:
             except ProcessLookupError:
                 break
             end = time.perf_counter() + wait
-            while _group_alive(pgid) and time.perf_counter() < end:
+            while _proc.group_alive(pgid) and time.perf_counter() < end:
                 self.proc.poll()
                 time.sleep(0.1)
-            if not _group_alive(pgid):
+            if not _proc.group_alive(pgid):
                 break
         self.proc.wait(timeout=5)
         self.proc = None
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of group ``pgid`` still runs (zombies do not count)."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                return True
-    return False
 
 
 # -- the Shipyard SDK side ------------------------------------------------------------------------

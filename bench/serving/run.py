@@ -365,7 +365,7 @@ class Server:
                 self.proc.wait(timeout=wait)
             except subprocess.TimeoutExpired:
                 continue
-            if not _group_alive(pgid):
+            if not _proc.group_alive(pgid):
                 break
         try:
             os.killpg(pgid, signal.SIGKILL)  # anything of the group still there (a worker that outlived its parent)
@@ -377,17 +377,6 @@ class Server:
             LIVE.remove(self)
 
 
-def _group_alive(pgid: int) -> bool:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                return True
-    return False
 
 
 def _post(url: str, body: str, token: str | None) -> tuple[int, Any]:
