@@ -219,8 +219,7 @@ class Plan:
         names = self.columns if columns is None else list(columns)
         if set(map(len, rows)) != {len(names)} or self.strict and len(names) != width:
             return None
-        matrix = self._check(list(chain.from_iterable(rows)), (len(rows), len(names)), reorder=names)
-        return matrix
+        return self._check(list(chain.from_iterable(rows)), (len(rows), len(names)), reorder=names)
 
     def _columns(self, data: dict[str, Any]) -> np.ndarray | None:
         if self.strict and len(data) != len(self.columns):

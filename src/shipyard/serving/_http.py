@@ -133,15 +133,21 @@ class Handlers:
     def __init__(self, server: InferenceServer) -> None:
         self.server = server
 
+    async def _authenticate(self, request: Request | _Lite) -> str:
+        """With auth on, check the bearer token (a remembered grant on the loop, else in a thread);
+        returns the Authorization header."""
+        header = request.headers.get("authorization", "")
+        if self.server.auth and not self.server.authorized(header):
+            await asyncio.to_thread(self.server.authorize, header)
+        return header
+
     async def _handle(self, request: Request | _Lite, name: str | None, protocol: str, endpoint: str) -> Response:
         server = self.server
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or os.urandom(16).hex()
         model, version, code = name or "", "", 500
         try:
-            header = request.headers.get("authorization", "")
-            if server.auth and not server.authorized(header):
-                await asyncio.to_thread(server.authorize, header)
+            header = await self._authenticate(request)
             server.throttle(header or (request.client.host if request.client else ""))
             target = server.target(name) if name is not None else server.default
             model = target.name
@@ -179,9 +185,7 @@ class Handlers:
         server = self.server
         name = request.path_params["name"]
         try:
-            header = request.headers.get("authorization", "")
-            if server.auth and not server.authorized(header):
-                await asyncio.to_thread(server.authorize, header)
+            await self._authenticate(request)
             target = server.target(name)
             if not target.deployment:
                 raise NotFound(f"This server does not serve the deployment {name!r}.")
