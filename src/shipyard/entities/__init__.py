@@ -3,6 +3,16 @@
 Stores return these, never live ORM rows; a later write never changes an entity already returned.
 """
 
+from shipyard.entities._monitoring import (
+    Alert,
+    AlertSignal,
+    AlertState,
+    ContractVersion,
+    Event,
+    Monitor,
+    MonitorResult,
+    MonitorState,
+)
 from shipyard.entities._registry import (
     AliasEvent,
     ApiToken,
@@ -37,6 +47,14 @@ from shipyard.entities._tracking import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertSignal",
+    "AlertState",
+    "ContractVersion",
+    "Event",
+    "Monitor",
+    "MonitorResult",
+    "MonitorState",
     "Deployment",
     "DeploymentEvent",
     "DeploymentState",

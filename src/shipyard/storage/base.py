@@ -23,7 +23,7 @@ Contract for every implementation
 
 Design note: the interface is three small role interfaces (experiments, runs, lineage) of at most
 ten abstract methods each rather than one large class; :class:`MetadataStore` is their union.
-Later domains (registry, access, deployments) add their own role interfaces the same way.
+Later domains (registry, access, deployments, contracts, monitors, events) add their own role interfaces the same way.
 """
 
 from __future__ import annotations
@@ -33,14 +33,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shipyard.entities import (
+    Alert,
+    AlertSignal,
+    AlertState,
     AliasEvent,
     ApiToken,
     ArtifactRecord,
     AuditEvent,
+    ContractVersion,
     Dataset,
     Deployment,
     DeploymentEvent,
     DeploymentState,
+    Event,
     Experiment,
     LifecycleStage,
     LoggedModel,
@@ -48,6 +53,9 @@ from shipyard.entities import (
     Metric,
     ModelVersion,
     ModelVersionStatus,
+    Monitor,
+    MonitorResult,
+    MonitorState,
     Param,
     Project,
     Quota,
@@ -532,15 +540,136 @@ class DeploymentStore(abc.ABC):
         """
 
 
+class ContractStore(abc.ABC):
+    """Data contracts as versioned records: each save is a new version, never an edit."""
+
+    @abc.abstractmethod
+    def create_contract_version(
+        self, project: str, name: str, spec: Mapping[str, Any], *, description: str | None = None
+    ) -> ContractVersion:
+        """Store ``spec`` as the contract's next version (1 for a new name)."""
+
+    @abc.abstractmethod
+    def get_contract(self, project: str, name: str, version: int | None = None) -> ContractVersion:
+        """A version of a contract, the latest when ``version`` is None.
+
+        Raises:
+            NotFound: no such contract or version (the message lists similar names).
+        """
+
+    @abc.abstractmethod
+    def list_contracts(self, project: str, *, offset: int = 0, limit: int | None = None) -> list[ContractVersion]:
+        """The latest version of every contract of a project, by name."""
+
+
+class MonitorStore(abc.ABC):
+    """Monitors, their results per window, and the alerts they raise.
+
+    :meth:`record_window` is the one write of an evaluation: the result, the monitor's watermark,
+    the alerts' life cycle and the events go in together, so a crash leaves either the whole window
+    or none of it, and two runners evaluating the same window cannot both record it.
+    """
+
+    @abc.abstractmethod
+    def create_monitor(
+        self, project: str, name: str, *, deployment: str, window_ms: int, reference: Mapping[str, Any],
+        config: Mapping[str, Any] | None = None, description: str | None = None,
+    ) -> Monitor:
+        """Create a monitor at revision 1.
+
+        Raises:
+            AlreadyExists: the name is taken in the project.
+        """
+
+    @abc.abstractmethod
+    def get_monitor(self, project: str, name: str) -> Monitor:
+        """Raises: NotFound: no such monitor (the message lists similar names)."""
+
+    @abc.abstractmethod
+    def list_monitors(self, project: str, *, offset: int = 0, limit: int | None = None) -> list[Monitor]:
+        """Monitors of a project, by name."""
+
+    @abc.abstractmethod
+    def update_monitor(
+        self, project: str, name: str, *, window_ms: int, reference: Mapping[str, Any], config: Mapping[str, Any],
+        state: MonitorState, description: str | None = None, expected_revision: int | None = None,
+    ) -> Monitor:
+        """Replace the monitor's definition (next revision); results and alerts are kept.
+
+        Raises:
+            NotFound: no such monitor.
+            AlreadyExists: ``expected_revision`` is given and the monitor has moved past it.
+        """
+
+    @abc.abstractmethod
+    def delete_monitor(self, project: str, name: str) -> None:
+        """Delete a monitor with its results and alerts (its events stay).
+
+        Raises:
+            NotFound: no such monitor.
+        """
+
+    @abc.abstractmethod
+    def record_window(
+        self, project: str, name: str, result: MonitorResult, firing: Sequence[AlertSignal] = ()
+    ) -> list[Alert]:
+        """Record one evaluated window and move the alerts on, in one transaction.
+
+        Every rule in ``firing`` raises an alert, or keeps the monitor's open alert for that rule open
+        (counting one more window) instead of raising a second one; every open alert whose rule is not
+        in ``firing`` is resolved. The watermark moves to ``result.window_end``. Events are appended:
+        ``monitor.window`` always, ``alert.fired`` / ``alert.resolved`` for each change.
+
+        Returns:
+            The alerts this window touched, each with its ``change``.
+        Raises:
+            NotFound: no such monitor.
+            AlreadyExists: this window was recorded already.
+        """
+
+    @abc.abstractmethod
+    def list_monitor_results(
+        self, project: str, name: str, *, since: int | None = None, until: int | None = None,
+        offset: int = 0, limit: int | None = None,
+    ) -> list[MonitorResult]:
+        """Results of windows starting in ``[since, until)`` (epoch ms), oldest first.
+
+        Raises:
+            NotFound: no such monitor.
+        """
+
+    @abc.abstractmethod
+    def list_alerts(
+        self, project: str, *, monitor: str | None = None, state: AlertState | None = None,
+        offset: int = 0, limit: int | None = None,
+    ) -> list[Alert]:
+        """Alerts of a project (or one monitor), newest first."""
+
+
+class EventStore(abc.ABC):
+    """The project's event log, appended by other store writes (see :meth:`MonitorStore.record_window`)."""
+
+    @abc.abstractmethod
+    def list_events(
+        self, project: str, *, after: int = 0, kinds: Sequence[str] = (), offset: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Events with an id greater than ``after``, oldest first; ``kinds`` keeps only those kinds
+        (a kind ending in ``.*`` keeps its family, e.g. ``alert.*``)."""
+
+
 #: Store operations whose result can grow without bound: they take ``offset``/``limit``, and the
 #: server answers them a page at a time (see :mod:`shipyard.storage._rest_protocol`).
 PAGED = frozenset({
     "list_experiments", "get_metric_history", "list_artifacts", "search_registered_models",
     "search_model_versions", "alias_history", "list_deployments", "deployment_history",
+    "list_contracts", "list_monitors", "list_monitor_results", "list_alerts", "list_events",
 })
 
 
-class MetadataStore(ExperimentStore, RunStore, LineageStore, LoggedModelStore, RegistryStore, DeploymentStore):
+class MetadataStore(
+    ExperimentStore, RunStore, LineageStore, LoggedModelStore, RegistryStore, DeploymentStore, ContractStore,
+    MonitorStore, EventStore,
+):
     """Union of the role interfaces, plus housekeeping."""
 
     #: Optional capabilities, declared as data; the conformance suite reads them.

@@ -33,6 +33,7 @@ from shipyard.storage._sql import _engine
 from shipyard.storage._sql._access import SqlAccessMixin
 from shipyard.storage._sql._deployments import SqlDeploymentMixin
 from shipyard.storage._sql._logged import SqlLoggedModelMixin
+from shipyard.storage._sql._monitoring import SqlMonitoringMixin
 from shipyard.storage._sql._registry import SqlRegistryMixin, require_name, window
 from shipyard.storage._sql._schema import (
     SCHEMA_HEAD,
@@ -56,7 +57,8 @@ _TAGS = tags  # method arguments named `tags` shadow the table
 _NEW_PROJECTS = "shipyard_new_projects"  # conn.info key: projects created in the open transaction
 
 
-class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlDeploymentMixin, SqlAccessMixin, MetadataStore):
+class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlDeploymentMixin, SqlMonitoringMixin, SqlAccessMixin,
+               MetadataStore):
     """Metadata store over SQLAlchemy 2: ``sqlite:///path.db`` or ``postgresql+psycopg://...``.
 
     Opening an empty database creates the schema; opening an older one raises
