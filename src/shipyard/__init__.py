@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     # deployments and their predictions
     "deploy": "shipyard.serving._fluent",
     "predictions": "shipyard.monitoring._fluent",
+    "monitor": "shipyard.monitoring._monitor",
     # classes
     "TrackingClient": "shipyard.tracking._client",
     "ActiveRun": "shipyard.tracking._run",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
     from shipyard.exceptions import ShipyardError
     from shipyard.models import PythonModel
     from shipyard.monitoring._fluent import predictions
+    from shipyard.monitoring._monitor import monitor
     from shipyard.registry._fluent import delete_alias, lineage, load_model, register_model, set_alias
     from shipyard.registry._registry import Registry
     from shipyard.serving._fluent import deploy

@@ -12,6 +12,7 @@
     print(report)                                         # failed checks, counts and failing rows
 """
 
+from shipyard.data._contracts import get_contract, list_contracts, save_contract
 from shipyard.data._expectations import (
     Between,
     Compare,
@@ -43,6 +44,6 @@ from shipyard.data._validate import CheckResult, ValidationReport, validate
 __all__ = [
     "LOGICAL_TYPES", "Between", "CheckResult", "Column", "Compare", "Expectation", "Freshness", "HasType", "InSet",
     "Monotonic", "NoExtraColumns", "NotNull", "Regex", "RowCount", "Schema", "Sql", "Unique", "ValidationReport",
-    "between", "compare", "freshness", "in_set", "infer_schema", "monotonic", "not_null", "regex", "row_count", "sql",
+    "between", "compare", "freshness", "get_contract", "in_set", "infer_schema", "list_contracts", "monotonic", "not_null", "regex", "row_count", "save_contract", "sql",
     "unique", "validate",
 ]

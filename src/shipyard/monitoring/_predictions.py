@@ -294,9 +294,13 @@ def _parts(workspace: Workspace, project: str, deployment: str, since: dt.date |
 
 
 def read_predictions(workspace: Workspace, project: str, deployment: str, *, since: Any = None, until: Any = None,
-                     with_feedback: bool = True) -> pd.DataFrame:
+                     with_feedback: bool = True, max_rows: int | None = None) -> pd.DataFrame:
     """The logged predictions of ``deployment`` between ``since`` and ``until`` (datetimes, ISO
-    strings or epoch ms), oldest first, with the latest feedback label per request when asked."""
+    strings or epoch ms), oldest first, with the latest feedback label per request when asked.
+
+    ``max_rows``: when more rows match, a uniform sample of that many (DuckDB's reservoir sample,
+    repeatable), so a window larger than memory is read in bounded memory; the frame's
+    ``attrs["rows_total"]`` then holds how many matched."""
     import tempfile
 
     import duckdb
@@ -312,6 +316,11 @@ def read_predictions(workspace: Workspace, project: str, deployment: str, *, sin
         try:
             query = "SELECT * FROM read_parquet($parts, union_by_name = true) WHERE ($lo IS NULL OR ts >= $lo) AND ($hi IS NULL OR ts <= $hi)"
             params: dict[str, Any] = {"parts": parts, "lo": lo, "hi": hi}
+            total = None
+            if max_rows is not None:
+                total = int(con.execute(f"SELECT count(*) FROM ({query})", params).fetchone()[0])  # type: ignore[index]
+                if total > max_rows:
+                    query = f"SELECT * FROM ({query}) USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE (7)"
             fb = _parts(workspace, project, deployment, None, None, True, scratch) if with_feedback else []
             if fb:
                 query = (
@@ -321,6 +330,8 @@ def read_predictions(workspace: Workspace, project: str, deployment: str, *, sin
                 )
                 params["fb"] = fb
             frame: pd.DataFrame = con.execute(f"{query} ORDER BY ts, request_id, row", params).df()
+            if total is not None:
+                frame.attrs["rows_total"] = total
         finally:
             con.close()
     return frame
