@@ -54,6 +54,10 @@ class Settings:
     server_body_timeout: float = 30.0
     #: Requests one server worker handles at once; more are answered 503 at once.
     server_max_concurrency: int = 512
+    #: Whether ``shipyard server`` evaluates due monitor windows in the background.
+    server_monitors: bool = True
+    #: Seconds between the server's passes over the monitors.
+    monitor_interval: float = 60.0
     #: What ``shipyard serve`` serves (JSON: models, deployments, max_queue); set by the command for its workers.
     serve_targets: str | None = None
     #: API token for a Shipyard server (``store_uri`` = ``http(s)://...``).
@@ -99,6 +103,8 @@ _FIELD_TYPES: dict[str, Any] = {
     "server_max_body_bytes": int,
     "server_body_timeout": float,
     "server_max_concurrency": int,
+    "server_monitors": bool,
+    "monitor_interval": float,
     "serve_targets": str,
     "model_signing_key": str,
     "model_verify_key": str,

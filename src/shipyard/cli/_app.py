@@ -16,6 +16,7 @@ from shipyard.cli import (
     _experiments,
     _models,
     _monitor,
+    _monitors,  # noqa: F401 - registers its commands on the monitor group
     _runs,
     _serve,
     _server,

@@ -13,7 +13,8 @@ from rich.text import Text
 
 from shipyard.cli._output import console, err_console, print_json, table
 
-app = typer.Typer(help="Data contracts: infer a schema from data, validate data against it.", no_args_is_help=True)
+app = typer.Typer(help="Data contracts: infer a schema from data, validate data against it, store it as a "
+                       "versioned record.", no_args_is_help=True)
 
 DataArg = Annotated[Path, typer.Argument(help="A .parquet or .csv file.")]
 
@@ -93,3 +94,37 @@ def validate(
                       f"v{report.schema_version}).")
     if not report.passed:
         raise typer.Exit(1)
+
+
+@app.command()
+def save(
+    name: Annotated[str, typer.Argument(help="The contract's name in the project.")],
+    schema: Annotated[Path, typer.Argument(help="The schema YAML (from `shipyard data infer`).")],
+    description: Annotated[Optional[str], typer.Option(help="What changed in this version.")] = None,
+) -> None:
+    """Store a schema file as the next version of a data contract (a record monitors can check)."""
+    from shipyard.data import Schema, save_contract
+    from shipyard.exceptions import ShipyardError
+
+    try:
+        record = save_contract(Schema.load(schema), name, description=description)
+    except ShipyardError as exc:
+        raise _fail(exc) from None
+    console.print(f"Saved contract [bold]{name}[/] version {record.version}. Check windows against it with "
+                  f"`shipyard monitor create DEPLOYMENT --contract {name} ...`.")
+
+
+@app.command()
+def contracts(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """The project's data contracts (latest version of each)."""
+    from shipyard.cli._output import fmt_ms
+    from shipyard.data import list_contracts
+
+    found = list_contracts()
+    if json_:
+        print_json([{"name": c.name, "version": c.version, "created_at": c.created_at, "description": c.description,
+                     "columns": sorted(c.spec.get("columns", {}))} for c in found])
+        return
+    rows = [(c.name, str(c.version), fmt_ms(c.created_at), str(len(c.spec.get("columns", {}))), c.description or "")
+            for c in found]
+    console.print(table("Data contracts", ["name", "version", "saved", "columns", "description"], rows))

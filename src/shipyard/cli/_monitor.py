@@ -1,5 +1,6 @@
 """``shipyard monitor ...``: reference profiles, drift between two tables, and a deployment's
 performance on the labels that came back through feedback (with the A/B readout of its routes).
+The stored monitors' commands (create, run, report …) are in :mod:`._monitors`.
 
 Exit codes: 0 done, 1 drift found (``drift --fail-on-drift``), 2 the input could not be read."""
 
@@ -14,7 +15,8 @@ from rich.text import Text
 
 from shipyard.cli._output import console, err_console, print_json, table
 
-app = typer.Typer(help="Monitoring: reference profiles, drift between tables, performance from feedback.",
+app = typer.Typer(help="Monitoring: monitors over a deployment's windows (create, run, results, alerts, events, "
+                       "report), reference profiles, drift between tables, performance from feedback.",
                   no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]

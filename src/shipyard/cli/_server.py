@@ -26,6 +26,10 @@ def server(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     auth: Annotated[bool, typer.Option("--auth/--no-auth", help="Require API tokens (default: off on loopback).")] = False,
     insecure: Annotated[bool, typer.Option("--insecure", help="Allow a non-loopback bind without authentication.")] = False,
+    monitors: Annotated[bool, typer.Option("--monitors/--no-monitors", help="Evaluate due monitor windows in the "
+                                           "background (default: on).")] = True,
+    monitor_interval: Annotated[Optional[float], typer.Option(help="Seconds between passes over the monitors "
+                                                              "(default 60).")] = None,
 ) -> None:
     """Serve the platform API (OpenAPI at /docs). Point the SDK at it with SHIPYARD_URI=http://HOST:PORT."""
     import uvicorn
@@ -33,7 +37,8 @@ def server(
     from shipyard.config import configure, export_environment, get_settings
     from shipyard.storage._sql._engine import display
 
-    settings = configure(store_uri=store, artifact_uri=artifacts, server_auth=auth or None)
+    settings = configure(store_uri=store, artifact_uri=artifacts, server_auth=auth or None, server_monitors=monitors,
+                         monitor_interval=monitor_interval)
     if settings.remote:
         raise typer.BadParameter("--store must be a database (sqlite:/// or postgresql+psycopg://), not a server URL")
     if not _is_loopback(host) and not auth and not insecure:

@@ -3,8 +3,10 @@ artifact proxy, health and info. Store calls are synchronous and run in the thre
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -145,7 +147,23 @@ def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAP
     ws = workspace or build_workspace()
     if ws.remote:
         raise InvalidParameter("A Shipyard server needs a database store, not another server.")
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if ws.settings.server_monitors:
+            from shipyard.server._scheduler import MonitorScheduler
+
+            scheduler = MonitorScheduler(ws, ws.settings.monitor_interval)
+            scheduler.start()
+        app.state.monitor_scheduler = scheduler
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Shipyard",
         version=__version__,
         summary="The Shipyard platform API: experiments, runs, artifacts, models.",
