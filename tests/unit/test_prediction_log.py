@@ -106,3 +106,26 @@ def test_matrix_requests_are_written_column_by_column_like_records(monkeypatch: 
     assert frame["in_zip"][0] == frame["in_zip"][3] == hashlib.sha256(b"1234.0").hexdigest()[:32]
     assert frame["latency_ms"].tolist()[0] == 2.0 and pd.isna(frame["latency_ms"][2])
     assert set(frame["deployment"]) == {"fast"} and list(frame["route"]) == ["a", "a", "shadow:b", "a"]
+
+
+def test_batch_requests_take_one_label_per_row_and_later_labels_win(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ws = current_workspace()
+    with PredictionLog(ws, "default", "rows", flush_seconds=60) as log:
+        log.log("batch", route="m/1", model_version="m/1", inputs=[{"x": 1}, {"x": 2}, {"x": 3}], predictions=[0, 1, 1],
+                ts=1_000)
+        log.log("single", route="m/1", model_version="m/1", inputs=[{"x": 4}], predictions=[1], ts=2_000)
+        log.log("whole", route="m/1", model_version="m/1", inputs=[{"x": 5}, {"x": 6}], predictions=[1, 1], ts=3_000)
+    # An older part without the per-row column (written before per-row labels existed) still joins.
+    old = pa.table({"request_id": ["single"], "label": [0], "feedback_ts": [5]})
+    buffer = pa.BufferOutputStream()
+    pq.write_table(old, buffer)
+    ws.artifacts.write("default/_predictions/rows/feedback/date=1970-01-01/part-old.parquet", buffer.getvalue().to_pybytes())
+    assert sy.monitoring.feedback("rows", {"batch": [1, 1, 0], "single": 1, "whole": 0}) == 5
+    assert sy.monitoring.feedback("rows", {"batch": [None, 0]}) == 1  # a later correction of row 1 only
+    frame = sy.predictions("rows").set_index(["request_id", "row"])
+    assert frame.loc[("batch", 0), "label"] == 1 and frame.loc[("batch", 1), "label"] == 0
+    assert frame.loc[("batch", 2), "label"] == 0 and frame.loc[("single", 0), "label"] == 1
+    assert list(frame.loc["whole", "label"]) == [0, 0]  # one label for the whole request applies to each row

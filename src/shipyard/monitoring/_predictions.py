@@ -258,12 +258,28 @@ class PredictionLog:
 
 def record_feedback(workspace: Workspace, project: str, deployment: str, labels: Mapping[str, Any],
                     ts: int | None = None) -> int:
-    """Attach ground-truth labels to request ids (for delayed-label monitoring); returns the count."""
+    """Attach ground-truth labels to request ids (for delayed-label monitoring); returns how many labels
+    were recorded. A label applies to every row of its request; a list labels a batch request row by
+    row (``{"req-7": [0, 1, 1]}``: rows 0, 1 and 2; None leaves a row as it was). The latest label of a
+    row wins, a row's own label over its request's."""
     if not labels:
         return 0
     ts = ts if ts is not None else int(time.time() * 1000)
-    rows = [{"request_id": str(rid), "label": label, "feedback_ts": ts} for rid, label in labels.items()]
-    _write_part(workspace, partition(project, deployment, _day(ts), feedback=True), rows)
+    rows: list[dict[str, Any]] = []
+    for rid, label in labels.items():
+        if isinstance(label, (list, tuple)):
+            rows += [{"request_id": str(rid), "row": i, "label": value, "feedback_ts": ts}
+                     for i, value in enumerate(label) if value is not None]
+        else:
+            rows.append({"request_id": str(rid), "row": None, "label": label, "feedback_ts": ts})
+    if not rows:
+        return 0
+    import pyarrow as pa
+
+    table = pa.Table.from_pylist(rows, schema=pa.schema([("request_id", pa.string()), ("row", pa.int64()),
+                                                         ("label", pa.Table.from_pylist(rows).schema.field("label").type),
+                                                         ("feedback_ts", pa.int64())]))
+    _write_part(workspace, partition(project, deployment, _day(ts), feedback=True), table)
     return len(rows)
 
 
@@ -323,10 +339,17 @@ def read_predictions(workspace: Workspace, project: str, deployment: str, *, sin
                     query = f"SELECT * FROM ({query}) USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE (7)"
             fb = _parts(workspace, project, deployment, None, None, True, scratch) if with_feedback else []
             if fb:
+                # Labels per row (a batch request's list) win over a label for the whole request; the
+                # latest of each wins. Parts written before per-row labels have no "row" column.
+                has_row = "row" in {r[0] for r in con.execute(
+                    "DESCRIBE SELECT * FROM read_parquet($fb, union_by_name = true)", {"fb": fb}).fetchall()}
+                frow = '"row"' if has_row else "CAST(NULL AS BIGINT)"
                 query = (
-                    f"WITH p AS ({query}), f AS (SELECT request_id, arg_max(label, feedback_ts) AS label, "
-                    "max(feedback_ts) AS feedback_ts FROM read_parquet($fb, union_by_name = true) GROUP BY request_id) "
-                    "SELECT p.*, f.label, f.feedback_ts FROM p LEFT JOIN f USING (request_id)"
+                    f"WITH p AS ({query}), f AS (SELECT request_id, {frow} AS frow, arg_max(label, feedback_ts) AS label, "
+                    "max(feedback_ts) AS feedback_ts FROM read_parquet($fb, union_by_name = true) GROUP BY ALL) "
+                    "SELECT p.*, coalesce(r.label, a.label) AS label, coalesce(r.feedback_ts, a.feedback_ts) AS feedback_ts "
+                    "FROM p LEFT JOIN f r ON r.request_id = p.request_id AND r.frow = p.row "
+                    "LEFT JOIN f a ON a.request_id = p.request_id AND a.frow IS NULL"
                 )
                 params["fb"] = fb
             frame: pd.DataFrame = con.execute(f"{query} ORDER BY ts, request_id, row", params).df()

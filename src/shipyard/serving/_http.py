@@ -179,7 +179,8 @@ class Handlers:
 
     async def feedback(self, request: Request) -> Response:
         """Ground-truth labels for earlier requests: ``{"labels": {"<request id>": label, ...}}`` or
-        ``[{"request_id": ..., "label": ...}, ...]``; written to the deployment's prediction log."""
+        ``[{"request_id": ..., "label": ...}, ...]``; written to the deployment's prediction log. A list
+        labels a batch request row by row. Answers how many rows were labelled."""
         from shipyard.monitoring import record_feedback
 
         server = self.server
