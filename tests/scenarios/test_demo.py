@@ -44,8 +44,23 @@ def test_demo_trains_tracks_and_summarises() -> None:
     assert "Traffic on flights-prod" in text and "500/500 answered" in text
     assert "p50" in text and "p99" in text and "requests/s" in text
     assert "prediction log: 500 of 500 requests written" in text and "500 true labels recorded" in text
-    logged = sy.predictions("flights-prod")
+    logged = sy.predictions("flights-prod", since="2020-01-01")  # live traffic; the replay below is of 2013
     assert logged["request_id"].nunique() == 500 and logged["label"].notna().all()
     shares = logged["route"].value_counts(normalize=True)
     assert 0.03 < shares["flight-delay@challenger"] < 0.2 and shares["flight-delay@champion"] > 0.8
     assert set(logged["model_version"]) == {f"flight-delay/{champion}", f"flight-delay/{second.version}"}
+
+    # the monitoring step: July-December replayed through flights-prod, labels fed back, weekly windows
+    assert "What the monitor saw" in text and "replayed 7,200 flights" in text
+    results = sy.monitoring.results("flights-seasonal")
+    assert len(results) >= 26 and results["rows"].sum() == 7200 and results["labelled"].sum() == 7200
+    assert (results["drift.month"].dropna() > 0.9).all()  # July-December months were never in training
+    assert results["drift.share"].max() >= 0.3 and "performance.roc_auc" in results.columns
+    fired = {a.rule for a in sy.monitoring.alerts(monitor="flights-seasonal")}
+    assert "drift.share >= 0.3 for 2" in fired
+    from pathlib import Path
+
+    from shipyard.config import get_settings
+
+    report = Path(get_settings().home) / "reports" / "flights-seasonal.html"
+    assert report.is_file() and report.read_text().count("<svg") >= 10 and report.with_suffix(".json").is_file()

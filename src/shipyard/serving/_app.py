@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +114,9 @@ class InferenceServer:
     def __init__(self, workspace: Workspace, project: str, *, models: list[str] = (), deployments: list[str] = (),  # type: ignore[assignment]
                  max_queue: int = 1024, log_predictions: bool = True, reload_seconds: float = 2.0,
                  auth: bool = False, rate_limit: float | None = None, burst: int | None = None,
-                 runtime: str = "auto") -> None:
+                 runtime: str = "auto", clock: Callable[[], int] | None = None) -> None:
+        """``clock``: the time (epoch ms) the prediction log records for each request — for replays of
+        past traffic and tests; the wall clock when None."""
         if runtime not in ("auto", "native", "onnx"):
             raise InvalidParameter(f"runtime must be auto, native or onnx; got {runtime!r}.")
         self.workspace, self.project = workspace, project
@@ -129,6 +132,7 @@ class InferenceServer:
         self.max_queue = max_queue
         self.reload_seconds = reload_seconds
         self._log_predictions = log_predictions
+        self.clock = clock
         self._by_version: dict[str, Served] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._models = [model_ref(r) for r in models]
@@ -264,7 +268,8 @@ class InferenceServer:
             if target.log is not None:
                 target.log.log(request_id, route=served.ref, model_version=served.label, inputs=logged, columns=columns,
                                predictions=preds, probabilities=probas,
-                               latency_ms=(time.perf_counter() - started) * 1000)
+                               latency_ms=(time.perf_counter() - started) * 1000,
+                               ts=self.clock() if self.clock is not None else None)
             for shadow in target.shadow:
                 task = asyncio.get_running_loop().create_task(self._shadow(target, shadow, body, protocol, request_id))
                 self._background.add(task)  # the loop keeps only weak references to tasks
@@ -279,7 +284,8 @@ class InferenceServer:
             self.metrics.route(target.name, f"shadow:{served.ref}")
             if target.log is not None:
                 target.log.log(request_id, route=f"shadow:{served.ref}", model_version=served.label, inputs=logged,
-                               columns=columns, predictions=preds, probabilities=probas)
+                               columns=columns, predictions=preds, probabilities=probas,
+                               ts=self.clock() if self.clock is not None else None)
         except Exception:  # noqa: BLE001 - a shadow's failure is counted, never raised
             self.metrics.shadow_failed(target.name, served.ref)
 
