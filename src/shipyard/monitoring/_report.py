@@ -135,12 +135,13 @@ def _heatmap(windows: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> str
         cells = []
         for i in shown:
             value = windows[i]["metrics"].get(f"drift.{col}")
-            alpha = 0.0 if value is None else min(1.0, float(value) / 0.3)
+            alpha = 0.0 if value is None else min(1.0, float(value) / 0.5)
             cells.append(f'<td style="background: rgba(220,38,38,{alpha:.2f})" title="{escape(col)} '
                          f'{escape(labels[i])}: {_num(value)}">{_num(value, 2)}</td>')
         body.append(f"<tr><th>{escape(col)}</th>{''.join(cells)}</tr>")
     return ('<h3>Drift effect size per column and window</h3><p class="note">Wasserstein distance in reference '
-            'standard deviations (numeric) or Jensen–Shannon distance (categorical); darker is larger.</p>'
+            'standard deviations (numeric) or Jensen–Shannon distance (categorical); darker is larger (full colour from '
+            '0.5).</p>'
             f'<div class="scroll"><table class="heat"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
             "</table></div>")
 
