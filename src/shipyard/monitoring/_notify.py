@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import time
 import urllib.error
 import urllib.request
@@ -112,7 +111,9 @@ class Webhook:
         if self.secret is not None:
             return self.secret
         if self.secret_env:
-            value = os.environ.get(self.secret_env)  # noqa: SIM112 - a name the user chose
+            from shipyard.config import environment_snapshot
+
+            value = environment_snapshot((self.secret_env,)).get(self.secret_env)
             if value is None:
                 log.error("Webhook %s: the secret variable %s is not set; sending unsigned.", self.url, self.secret_env)
             return value
