@@ -40,3 +40,31 @@ def test_round_trip_in_a_fresh_process(recipe: str, tmp_path: Path) -> None:
     if (work / "proba.npy").exists():
         proba = np.load(work / "proba.npy")
         assert proba.shape == (300, 2) and np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_lightgbm_scores_small_batches_on_one_thread_with_the_same_answers() -> None:
+    import lightgbm as lgb
+    import numpy as np
+
+    from shipyard.models.flavors._lightgbm import SMALL_BATCH, LightGBMPredictor
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 6))
+    y = (x[:, 0] + rng.normal(size=2000) > 0).astype(int)
+    model = lgb.LGBMClassifier(n_estimators=30, verbose=-1).fit(x, y)
+    calls: list[dict[str, object]] = []
+
+    class Spy:
+        def predict_proba(self, data: object, **kwargs: object) -> object:
+            calls.append(kwargs)
+            return model.predict_proba(data, **kwargs)  # type: ignore[arg-type]
+
+        def predict(self, data: object, **kwargs: object) -> object:
+            calls.append(kwargs)
+            return model.predict(data, **kwargs)  # type: ignore[arg-type]
+
+    predictor = LightGBMPredictor(Spy())
+    small, large = x[:SMALL_BATCH], x[: SMALL_BATCH + 1]
+    np.testing.assert_array_equal(predictor.predict_proba(small), model.predict_proba(small))
+    np.testing.assert_array_equal(predictor.predict(large), model.predict(large))
+    assert calls == [{"num_threads": 1}, {}]  # one thread for small batches, the model's setting otherwise
