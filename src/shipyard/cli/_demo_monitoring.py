@@ -61,6 +61,25 @@ def _send(url: str, records: list[dict[str, Any]]) -> list[str]:
     return sent
 
 
+def _forget_earlier_replay() -> None:
+    """A second demo in the same home replays 2013 again: drop the earlier replay's monitor and its
+    2013 prediction-log parts first, so the windows are evaluated afresh and not counted twice."""
+    from shipyard.config import get_settings
+    from shipyard.exceptions import NotFound
+    from shipyard.monitoring._predictions import PREFIX
+    from shipyard.workspace import current_workspace
+
+    workspace, project = current_workspace(), get_settings().project
+    try:
+        workspace.metadata.delete_monitor(project, MONITOR)
+    except NotFound:
+        return
+    for key in workspace.artifacts.list(f"{project}/{PREFIX}/{DEPLOYMENT}"):
+        if "/date=2013-" in key:
+            workspace.artifacts.delete(key)
+    console.print(f"  (replacing the replay of an earlier demo: monitor {MONITOR} and its 2013 predictions)")
+
+
 def monitor_demo(train: Any, test: Any, features: list[str], *, seed: int = 0) -> Path:
     """Replay July–December through the deployment, feed the labels back, monitor weekly windows,
     print what the monitor found and write its report; returns the HTML report's path."""
@@ -73,6 +92,7 @@ def monitor_demo(train: Any, test: Any, features: list[str], *, seed: int = 0) -
     from shipyard.serving._app import InferenceServer
     from shipyard.workspace import current_workspace
 
+    _forget_earlier_replay()
     champion = load_model("models:/flight-delay@champion")
     reference = train.sample(n=min(REFERENCE_ROWS, len(train)), random_state=seed)[features]
     reference = reference.assign(prediction=np.asarray(champion.predict(reference)))
