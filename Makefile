@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/server.py
 	$(BIN)/python bench/batch_scoring.py
 	$(BIN)/python bench/serving/run.py
+	$(BIN)/python bench/monitoring.py
 
 clean:
 	rm -rf $(VENV) .shipyard .pytest_cache .mypy_cache .ruff_cache
