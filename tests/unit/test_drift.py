@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 import shipyard as sy
 from shipyard.exceptions import InvalidParameter
-from shipyard.monitoring import DriftReport, Profile, Thresholds, drift, profile
+from shipyard.monitoring import DriftReport, Profile, Thresholds, _stats, drift, profile
+from shipyard.monitoring._profile import text_hash
 
 COLORS = np.array(["red", "green", "blue", "black"])
 COLOR_P = [0.4, 0.3, 0.2, 0.1]
@@ -265,6 +266,182 @@ def test_json_round_trip_gives_the_same_report(reference: Profile) -> None:
     loaded = Profile.from_dict(json.loads(text))
     window = _window(PLANTED["three at once"][0], 3_000, seed=13)
     assert drift(loaded, window).to_dict() == drift(reference, window).to_dict()
+
+
+# -- high-cardinality categoricals: 1,000 near-equally frequent ids -------------------------------------
+OLD_PROFILE = (  # written by the profile code before categorical profiles listed every value and hash buckets
+    '{"format": "shipyard.profile/1", "rows": 2000, "settings": {"bins": 4, "top_k": 50, "max_int_categories": 20}, '
+    '"skipped": [], "columns": {"x": {"kind": "numeric", "dtype": "float64", "rows": 2000, "nulls": 0, "min": 3.5, '
+    '"max": 16.0, "mean": 9.91955, "std": 1.9710366029440125, "quantiles": [3.5, 8.6, 9.9, 11.3, 16.0], '
+    '"edges": [3.5, 8.6, 9.9, 11.3, 16.0], "counts": [1, 530, 518, 481, 470]}, "color": {"kind": "categorical", '
+    '"dtype": "str", "rows": 2000, "nulls": 0, "value_type": "str", "categories": ["red", "green", "blue"], '
+    '"counts": [1001, 582, 417], "other": 0, "distinct": 3}, "store": {"kind": "categorical", "dtype": "str", '
+    '"rows": 2000, "nulls": 0, "value_type": "str", "categories": [], "counts": [], "other": 2000, "distinct": 100}}}')
+
+
+def stores(n: int, seed: int, *, ids: int = 1000) -> pd.DataFrame:
+    """A column of ``ids`` equally frequent store ids, and an amount."""
+    r = np.random.default_rng(seed)
+    return pd.DataFrame({"store": np.char.add("store_", r.integers(0, ids, n).astype(str)),
+                         "amount": r.normal(50.0, 10.0, n)})
+
+
+def _ids(values: np.ndarray) -> np.ndarray:
+    return np.char.add("store_", values.astype(str))
+
+
+def test_a_column_of_1000_ids_is_listed_in_full() -> None:
+    ref = profile(stores(20_000, seed=1))
+    store = ref["store"]
+    assert store.complete and len(store.categories) == store.distinct == 1000 and store.buckets == ()
+    size = len(json.dumps(store.to_dict()))
+    assert 12_000 < size < 25_000  # about 17 KB: 1,000 ids with their counts
+    assert ref.settings["max_categories"] == 2000 and ref.settings["tail_buckets"] == 64
+
+
+@pytest.mark.parametrize("rows", [5_000, 1_000])
+def test_changes_among_1000_ids_are_found(rows: int) -> None:
+    """The two probes of bench/monitoring.py: half the ids replaced with ids the reference never had,
+    and the ids concentrated on a few (Zipf). Before every value was listed, a column of 1,000
+    near-equal ids kept no category of its own and neither change could show."""
+    ref = profile(stores(20_000, seed=1))
+    half = stores(rows, seed=2)
+    half["store"] = _ids(np.random.default_rng(3).integers(500, 1500, rows))
+    report = drift(ref, half)
+    col = report.columns["store"]
+    assert report.drifted_columns == ["store"]
+    assert col.unseen_share == pytest.approx(0.5, abs=0.05) and len(col.unseen) == 10
+    assert col.p_value < 1e-20 and col.effect_size > 0.4
+    zipf = stores(rows, seed=4)
+    zipf["store"] = _ids(np.minimum(np.random.default_rng(5).zipf(1.3, rows), 999))
+    report = drift(ref, zipf)
+    col = report.columns["store"]
+    assert report.drifted_columns == ["store"] and col.p_value < 1e-20 and col.effect_size > 0.5
+
+
+@pytest.mark.parametrize(("rows", "seeds"), [(500, 8), (1_000, 8), (10_000, 4), (1_000_000, 1)],
+                         ids=["500", "1k", "10k", "1M"])
+def test_no_drift_on_a_column_of_1000_ids(rows: int, seeds: int) -> None:
+    """Two samples of 1,000 equally frequent ids: nothing flagged, as a pair and as a tenth-size
+    window against the first one's profile. The raw Jensen–Shannon distance between the samples is
+    large from sampling noise alone (about 0.19 at 10k vs 10k, 0.6 at 1k vs 1k); the effect size
+    subtracts that noise and stays near 0 (about the threshold at worst, for 500 rows, where only the
+    test's significance can decide)."""
+    for seed in range(seeds):
+        ref, cur = stores(rows, seed=2 * seed), stores(rows, seed=2 * seed + 1)
+        report = drift(ref, cur)
+        assert report.drifted_columns == [], (seed, report.columns["store"])
+        assert drift(profile(ref), cur.iloc[: rows // 10]).drifted_columns == []
+        store = report.columns["store"]
+        if rows >= 10_000:
+            counts = [ref["store"].value_counts(), cur["store"].value_counts()]
+            both = pd.concat(counts, axis=1).fillna(0).to_numpy().T
+            assert _stats.js_distance(both[0], both[1]) > (0.15 if rows == 10_000 else 0.015)
+            assert store.effect_size < (0.08 if rows == 10_000 else 0.005)
+    profiled = profile(stores(20_000, seed=99))
+    for seed in range(20):  # windows against a 20k reference
+        assert drift(profiled, stores(rows if rows <= 1_000 else 5_000, seed=500 + seed)).drifted_columns == []
+
+
+def test_a_trivial_change_among_1000_ids_is_significant_but_not_drift() -> None:
+    """Every other id 12% more frequent, the rest 12% less: a Jensen–Shannon distance of 0.051.
+    With 30,000 rows a side chi-squared finds it; sampling noise alone would add 0.1 to the raw
+    distance, and the noise-corrected effect size reads 0.05 ± 0.01, under the 0.1 threshold. The
+    same pattern at ±30% (distance 0.127) is drift."""
+    for eps, drifted in ((0.12, False), (0.3, True)):
+        q = 1 + eps * np.where(np.arange(1000) % 2 == 0, 1, -1)
+        q /= q.sum()
+        truth = _stats.js_distance(np.full(1000, 1.0), q)
+        for seed in range(3):
+            r = np.random.default_rng(seed)
+            ref = pd.DataFrame({"store": _ids(r.integers(0, 1000, 30_000))})
+            cur = pd.DataFrame({"store": _ids(r.choice(1000, 30_000, p=q))})
+            col = drift(ref, cur).columns["store"]
+            assert col.p_value < col.alpha and col.drifted is drifted
+            assert col.effect_size == pytest.approx(truth, abs=0.015)
+
+
+def test_beyond_the_cap_the_tail_is_hashed() -> None:
+    """50,000 possible ids in a 20,000-row reference: too many to list, so the profile keeps 64 hash
+    buckets (CRC-32 of the value's text) of their counts. Concentration on a few ids shows; ids
+    replaced by other ids drawn alike cannot (and are not flagged); neither is a window like the
+    reference."""
+    ref = profile(stores(20_000, seed=1, ids=50_000))
+    store = ref["store"]
+    assert store.categories == () and store.other == 20_000 and len(store.buckets) == 64
+    assert sum(store.buckets) == 20_000 and len(json.dumps(store.to_dict())) < 1_000
+    assert list(text_hash(["store_1", 7, "été"])) == [686463742, 1790921346, 1154575572]  # stable, stored
+    for rows in (1_000, 5_000):
+        assert drift(ref, stores(rows, seed=rows, ids=50_000)).drifted_columns == []
+        other = stores(rows, seed=rows + 1, ids=50_000)
+        other["store"] = _ids(np.random.default_rng(rows).integers(50_000, 100_000, rows))
+        assert drift(ref, other).drifted_columns == []
+        zipf = stores(rows, seed=rows + 2)
+        zipf["store"] = _ids(np.minimum(np.random.default_rng(rows).zipf(1.3, rows), 49_999))
+        assert drift(ref, zipf).drifted_columns == ["store"]
+    # 1,000 ids in 2,000 rows: 27% of the rows are ids seen once, so a window would find about 13% of
+    # its ids "unseen" by chance alone; such a column is not listed in full either.
+    sparse = profile(stores(2_000, seed=1))["store"]
+    assert not sparse.complete and sparse.categories == () and len(sparse.buckets) == 64
+    assert profile(stores(2_000, seed=1), tail_buckets=0)["store"].buckets == ()
+
+
+def test_grouping_sparse_cells_does_not_see_which_side_a_value_came_from() -> None:
+    """A reference listing 600 ids seen once each (a complete profile: top_k=1000) and a window of
+    600 other ids, all drawn from 10^9: two samples of one distribution. Every cell is sparse and
+    the cells are grouped; were they grouped in list order (the reference's values, then the new
+    ones), every group would be all-reference or all-window and chi-squared would call it drift."""
+    r = np.random.default_rng(0)
+    ref = profile(pd.DataFrame({"user": _ids(r.integers(0, 10**9, 600))}), top_k=1000)
+    assert ref["user"].complete and len(ref["user"].categories) == 600
+    col = drift(ref, pd.DataFrame({"user": _ids(r.integers(0, 10**9, 600))})).columns["user"]
+    assert col.unseen_share == 1.0 and not col.drifted and col.p_value > 0.01
+    # The grouped table: every cell has an expected count of at least 5 in the smaller sample.
+    a, b = r.multinomial(20_000, np.full(1000, 1e-3)), r.multinomial(1_000, np.full(1000, 1e-3))
+    ref_cells, cur_cells = _stats.sparse_cells(a, b)
+    assert ref_cells.sum() == 20_000 and cur_cells.sum() == 1_000 and 100 < len(ref_cells) < 200
+    assert ((ref_cells + cur_cells) * 1_000 / 21_000).min() >= _stats.MIN_CELL
+
+
+def test_a_small_window_of_new_values_is_far_from_the_reference() -> None:
+    """Six months in the reference, a window of 100 rows all in a seventh: the new month's cell is
+    sparse (under one row expected) and alone; chi-squared merges it into a month's cell, but the
+    distance keeps it, and reads the window as (nearly) disjoint from the reference."""
+    r = np.random.default_rng(3)
+    ref = profile(pd.DataFrame({"month": r.integers(1, 7, 20_000)}))
+    col = drift(ref, pd.DataFrame({"month": np.full(100, 7)})).columns["month"]
+    assert col.drifted and col.unseen == ("7",) and col.effect_size > 0.99
+
+
+def test_chi_squared_over_hundreds_of_sparse_cells_keeps_its_size() -> None:
+    """1,000 equally likely ids, 20,000 against 1,000 draws (an expected count of 1 per id in the
+    window), 2,000 times: the share of p-values under 0.05 and 0.01 is what it should be."""
+    r = np.random.default_rng(1)
+    p = np.array([_stats.chi2_homogeneity(r.multinomial(20_000, np.full(1000, 1e-3)),
+                                          r.multinomial(1_000, np.full(1000, 1e-3)))[1] for _ in range(2_000)])
+    assert 0.035 < (p < 0.05).mean() < 0.065 and (p < 0.01).mean() < 0.017
+
+
+def test_a_profile_written_before_buckets_still_loads() -> None:
+    """A profile JSON from before categorical profiles listed every value (no ``buckets``, no
+    ``max_categories`` setting; its 100 store ids kept as one "other" count) loads and compares as
+    it did: its store column cannot show a change among the ids; a profile built today can."""
+    old = Profile.from_dict(json.loads(OLD_PROFILE))
+    assert old["store"].buckets == () and not old["store"].complete and "max_categories" not in old.settings
+    r = np.random.default_rng(7)
+    window = pd.DataFrame({"x": r.normal(10, 2, 1_000).round(1), "color": np.array(["red", "green", "blue"])[
+        r.choice(3, 1_000, p=[0.2, 0.3, 0.5])], "store": _ids(np.minimum(r.zipf(1.3, 1_000), 99))})
+    report = drift(old, window)
+    assert report.drifted_columns == ["color"] and report.columns["store"].p_value == 1.0
+    again = Profile.from_dict(json.loads(json.dumps(old.to_dict())))
+    assert drift(again, window).to_dict() == report.to_dict()
+    reference = pd.DataFrame({"x": r.normal(10, 2, 2_000), "color": np.array(["red", "green", "blue"])[
+        r.choice(3, 2_000, p=[0.5, 0.3, 0.2])], "store": _ids(r.integers(0, 100, 2_000))})
+    assert drift(profile(reference), window).drifted_columns == ["color", "store"]
+    broken = json.loads(OLD_PROFILE)
+    broken["columns"]["store"]["buckets"] = [1000, 999]
+    with pytest.raises(InvalidParameter, match="buckets"):
+        Profile.from_dict(broken)
 
 
 def _frames() -> st.SearchStrategy[pd.DataFrame]:

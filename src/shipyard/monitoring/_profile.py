@@ -1,14 +1,30 @@
 """Reference profiles: what the drift engine keeps of a reference data set instead of its rows.
 
-A :class:`Profile` holds one summary per column, small (a few KiB per column), JSON-serialisable and
-enough to run the drift tests of :mod:`shipyard.monitoring._drift` without the raw data:
+A :class:`Profile` holds one summary per column, small (a few KiB per column; up to about 35 KiB for
+a categorical column listing 2,000 values), JSON-serialisable and enough to run the drift tests of
+:mod:`shipyard.monitoring._drift` without the raw data:
 
 * **numeric** — row and null counts, min/max, mean/std, the quantiles on a uniform grid
   ``0, 1/bins, …, 1`` (101 by default) and a histogram on those quantiles as bin edges
   (``(-inf, e0], (e0, e1], …``: exact counts, so the reference CDF is exact at every edge).
-* **categorical** — row and null counts, the ``top_k`` most frequent values with their counts (only
-  those that clearly beat the values left out, see ``_top``), the count of all other values
-  (``other``) and the number of distinct values.
+* **categorical** — row and null counts, the number of distinct values and the values with their
+  counts, most frequent first:
+
+  - **every value** when there are at most ``top_k`` (50), or at most ``max_categories`` (2,000)
+    and the values seen only once make up at most 1% of the rows (``Keep.lists_all``; that share is
+    the Good–Turing estimate of how much of a window is new to the reference by chance alone). Such
+    a profile is *complete*: a window's value absent from it is new, and is reported as unseen.
+    1,000 store ids over 20,000 rows are listed in full (about 17 KB of JSON);
+  - otherwise at most ``top_k``, only those that clearly beat the values left out (``_top``: the
+    winner's curse), the count of all the others (``other``) and how those spread over
+    ``tail_buckets`` (64) hash buckets (``buckets``): the CRC-32 of the value's text (UTF-8) modulo
+    the bucket count, stable across processes and versions. The drift engine hashes a window's
+    unlisted values alike, so a change among values too many to list (ids concentrating on a few, a
+    different mix) still shows; ids replaced by other ids drawn alike do not, and need not.
+
+  Profiles written before buckets existed have none (``buckets`` is read as empty, the settings
+  ``max_categories`` and ``tail_buckets`` as absent) and are compared as before: listed values and
+  one "other" count.
 
 Which columns are categorical: booleans, strings, objects and pandas categoricals; and integer
 columns (or float columns holding only whole numbers, which is what an integer column with missing
@@ -25,12 +41,14 @@ histogram (``searchsorted`` of the edges) and the distinct count; categories com
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shipyard.exceptions import InvalidParameter
 from shipyard.monitoring._stats import FloatArray, IntArray
@@ -39,6 +57,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FORMAT = "shipyard.profile/1"
+MAX_CATEGORIES = 2_000  # a categorical column with at most this many distinct values lists them all
+TAIL_BUCKETS = 64  # hash buckets for the values of a column with more that are not listed
+MAX_SEEN_ONCE = 0.01  # ... and whose values seen once make up at most this share of the rows
 Category = Union[str, int, bool]
 VALUE_TYPES = ("str", "int", "bool")
 
@@ -98,10 +119,12 @@ class NumericProfile:
 
 @dataclass(frozen=True, slots=True)
 class CategoricalProfile:
-    """Summary of a categorical column: the ``top_k`` most frequent values (``categories``, most
-    frequent first, with ``counts``), the number of other non-missing values and of distinct ones.
-    ``value_type`` says how values of a current window are matched: as text, as integers (an
-    integer 3 and a float 3.0 are one category) or as booleans."""
+    """Summary of a categorical column: the listed values (``categories``, most frequent first, with
+    ``counts``: every value, or the ``top_k`` most frequent when there are too many, see the module
+    docstring), the number of other non-missing values (``other``), how those spread over hash
+    buckets (``buckets``; empty when every value is listed, or in profiles written before buckets
+    existed) and the number of distinct values. ``value_type`` says how values of a current window
+    are matched: as text, as integers (an integer 3 and a float 3.0 are one category) or as booleans."""
 
     name: str
     dtype: str
@@ -112,6 +135,7 @@ class CategoricalProfile:
     counts: tuple[int, ...]
     other: int
     distinct: int
+    buckets: tuple[int, ...] = ()
 
     kind = "categorical"
 
@@ -127,7 +151,7 @@ class CategoricalProfile:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "dtype": self.dtype, "rows": self.rows, "nulls": self.nulls,
                 "value_type": self.value_type, "categories": list(self.categories), "counts": list(self.counts),
-                "other": self.other, "distinct": self.distinct}
+                "other": self.other, "distinct": self.distinct, "buckets": list(self.buckets)}
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> CategoricalProfile:
@@ -137,10 +161,26 @@ class CategoricalProfile:
         return cls(name=name, dtype=str(data["dtype"]), rows=int(data["rows"]), nulls=int(data["nulls"]),
                    value_type=value_type, categories=tuple(data["categories"]),
                    counts=tuple(int(v) for v in data["counts"]), other=int(data["other"]),
-                   distinct=int(data["distinct"]))
+                   distinct=int(data["distinct"]), buckets=tuple(int(v) for v in data.get("buckets") or ()))
 
 
 ColumnProfile = Union[NumericProfile, CategoricalProfile]
+
+
+@dataclass(frozen=True, slots=True)
+class Keep:
+    """Which values a categorical profile lists (see the module docstring)."""
+
+    top_k: int = 50
+    max_categories: int = MAX_CATEGORIES
+    tail_buckets: int = TAIL_BUCKETS
+
+    def lists_all(self, distinct: int, valid: int, once: int) -> bool:
+        """Every value is listed when there are at most ``top_k``; or at most ``max_categories`` and
+        the values seen only once (``once``) are at most 1% of the rows — the Good–Turing estimate
+        of the share of a window's values that the reference lacks only by chance, which a complete
+        profile would report as unseen."""
+        return distinct <= self.top_k or (distinct <= self.max_categories and once <= valid * MAX_SEEN_ONCE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,36 +228,45 @@ def _column_from_dict(name: str, col: Mapping[str, Any]) -> ColumnProfile:
         cat = CategoricalProfile.from_dict(name, col)
         if len(cat.categories) != len(cat.counts) or sum(cat.counts) + cat.other != cat.valid:
             raise ValueError("categories and counts do not agree with the row and null counts")
+        if cat.buckets and sum(cat.buckets) != cat.other:
+            raise ValueError("the hash buckets do not add up to the count of other values")
         return cat
     raise ValueError(f"kind must be 'numeric' or 'categorical', got {col.get('kind')!r}")
 
 
 def profile(df: pd.DataFrame, *, columns: Sequence[str] | None = None, bins: int = 100, top_k: int = 50,
-            max_int_categories: int = 20, categorical: Iterable[str] = (), numeric: Iterable[str] = ()) -> Profile:
+            max_categories: int = MAX_CATEGORIES, tail_buckets: int = TAIL_BUCKETS, max_int_categories: int = 20,
+            categorical: Iterable[str] = (), numeric: Iterable[str] = ()) -> Profile:
     """Summarise ``df`` as a reference for :func:`~shipyard.monitoring.drift`.
 
-    ``bins``: quantile bins of numeric columns (edges at ``0, 1/bins, …, 1``); ``top_k``: categories
-    kept per categorical column; ``max_int_categories``: integer columns with at most this many
-    distinct values are categorical; ``categorical`` / ``numeric``: column names to force either way.
+    ``bins``: quantile bins of numeric columns (edges at ``0, 1/bins, …, 1``); ``max_categories``: a
+    categorical column with at most this many distinct values lists them all (unless the values seen
+    once make up over 1% of its rows); ``top_k``: values listed when there are more (at most), the
+    rest counted in ``tail_buckets`` hash buckets (0: one count); ``max_int_categories``: integer
+    columns with at most this many distinct values are categorical; ``categorical`` / ``numeric``:
+    column names to force either way.
     """
     import pandas as pd
 
     if not isinstance(df, pd.DataFrame):
         raise InvalidParameter(f"profile() takes a pandas DataFrame, got {type(df).__name__}.")
-    if bins < 4 or top_k < 1 or max_int_categories < 0:
-        raise InvalidParameter(f"Need bins >= 4, top_k >= 1 and max_int_categories >= 0; got bins={bins}, "
-                               f"top_k={top_k}, max_int_categories={max_int_categories}.")
+    if bins < 4 or top_k < 1 or max_int_categories < 0 or max_categories < 0 or tail_buckets < 0:
+        raise InvalidParameter(f"Need bins >= 4, top_k >= 1 and max_categories, tail_buckets, max_int_categories "
+                               f">= 0; got bins={bins}, top_k={top_k}, max_categories={max_categories}, "
+                               f"tail_buckets={tail_buckets}, max_int_categories={max_int_categories}.")
     labels = column_labels(df)
     names = list(labels) if columns is None else [str(c) for c in columns]
     missing = [c for c in names if c not in labels]
     if missing:
         raise InvalidParameter(f"Columns {missing} are not in the data frame; it has {list(labels)}.")
     forced_cat, forced_num = set(categorical), set(numeric)
-    settings = {"bins": bins, "top_k": top_k, "max_int_categories": max_int_categories}
+    settings = {"bins": bins, "top_k": top_k, "max_categories": max_categories, "tail_buckets": tail_buckets,
+                "max_int_categories": max_int_categories}
+    keep = Keep(top_k, max_categories, tail_buckets)
 
     def one(name: str) -> ColumnProfile | None:
         how = "categorical" if name in forced_cat else "numeric" if name in forced_num else None
-        return profile_column(df[labels[name]], name, how=how, bins=bins, top_k=top_k,
+        return profile_column(df[labels[name]], name, how=how, bins=bins, keep=keep,
                               max_int_categories=max_int_categories)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -237,23 +286,24 @@ def column_labels(df: pd.DataFrame) -> dict[str, Any]:
     return labels
 
 
-def profile_column(series: pd.Series, name: str, *, how: str | None = None, bins: int = 100, top_k: int = 50,
+def profile_column(series: pd.Series, name: str, *, how: str | None = None, bins: int = 100, keep: Keep | None = None,
                    max_int_categories: int = 20) -> ColumnProfile | None:
     """The profile of one column, or None for a type that is not profiled (datetimes, complex)."""
     import pandas as pd
 
+    keep = keep or Keep()
     dtype = series.dtype
     api = pd.api.types
     auto = how is None
     if how is None:
         if api.is_bool_dtype(dtype):
-            return _categorical(series, name, "bool", top_k)
+            return _categorical(series, name, "bool", keep)
         if api.is_complex_dtype(dtype) or api.is_datetime64_any_dtype(dtype) or api.is_timedelta64_dtype(dtype):
             return None
         how = "numeric" if api.is_numeric_dtype(dtype) else "categorical"
     if how == "categorical":
         value_type = "bool" if api.is_bool_dtype(dtype) else "int" if api.is_numeric_dtype(dtype) else "str"
-        return _categorical(series, name, value_type, top_k)
+        return _categorical(series, name, value_type, keep)
     values = float_values(series)
     valid = np.sort(values[~np.isnan(values)])
     rows, nulls = len(values), len(values) - len(valid)
@@ -261,9 +311,7 @@ def profile_column(series: pd.Series, name: str, *, how: str | None = None, bins
     codes = auto and 0 < len(keys) <= max_int_categories and bool(np.all(keys == np.floor(keys))) \
         and bool(np.all(np.abs(keys) < 2.0**53))
     if codes:
-        cats, top, other = _top([int(k) for k in keys], counts, top_k)
-        return CategoricalProfile(name=name, dtype=str(dtype), rows=rows, nulls=nulls, value_type="int",
-                                  categories=cats, counts=top, other=other, distinct=len(keys))
+        return _listed(name, str(dtype), rows, "int", [int(k) for k in keys], counts, keep)
     with np.errstate(all="ignore"):
         mean = float(valid.mean()) if len(valid) else math.nan
         std = float(valid.std(ddof=1)) if len(valid) > 1 else (0.0 if len(valid) else math.nan)
@@ -277,30 +325,53 @@ def profile_column(series: pd.Series, name: str, *, how: str | None = None, bins
                           counts=tuple(int(c) for c in hist))
 
 
-def _categorical(series: pd.Series, name: str, value_type: str, top_k: int) -> CategoricalProfile:
+def _categorical(series: pd.Series, name: str, value_type: str, keep: Keep) -> CategoricalProfile:
     keys, counts = category_counts(series, value_type)
-    cats, top, other = _top(keys, counts, top_k)
-    return CategoricalProfile(name=name, dtype=str(series.dtype), rows=len(series),
-                              nulls=len(series) - int(counts.sum()), value_type=value_type, categories=cats, counts=top, other=other, distinct=len(keys))
+    return _listed(name, str(series.dtype), len(series), value_type, keys, counts, keep)
 
 
-def _top(keys: Sequence[Category], counts: IntArray, top_k: int) -> tuple[tuple[Category, ...], tuple[int, ...], int]:
-    """The most frequent keys (at most ``top_k``; ties keep their given order), their counts, and
-    the total count of the rest.
-
-    When some values are left out, a key is listed only if its count clearly beats the largest
-    count left out (by 3 standard deviations and one): otherwise its place in the list would be
-    won by sampling noise, its reference count would be biased upwards (the winner's curse), and
-    every window would look as if that category had become rarer. High-cardinality columns (ids)
-    therefore keep few or no categories of their own.
-    """
+def _listed(name: str, dtype: str, rows: int, value_type: str, keys: Sequence[Category], counts: IntArray,
+            keep: Keep) -> CategoricalProfile:
+    """A categorical profile from a column's distinct values and counts: all of them listed when
+    ``keep`` allows, else the top ones and the rest in hash buckets."""
+    valid = int(counts.sum())
     order = np.argsort(-counts, kind="stable")
+    if not keep.lists_all(len(keys), valid, int(np.count_nonzero(counts == 1))):
+        order = _top(counts, order, keep.top_k)
+    picked = np.zeros(len(keys), dtype=bool)
+    picked[order] = True
+    rest = np.flatnonzero(~picked)
+    buckets: tuple[int, ...] = ()
+    if len(rest) and keep.tail_buckets:
+        where = text_hash([keys[int(i)] for i in rest]) % keep.tail_buckets
+        buckets = tuple(int(c) for c in np.bincount(where, weights=counts[rest], minlength=keep.tail_buckets))
+    return CategoricalProfile(name=name, dtype=dtype, rows=rows, nulls=rows - valid, value_type=value_type,
+                              categories=tuple(keys[int(i)] for i in order),
+                              counts=tuple(int(counts[i]) for i in order), other=int(counts[rest].sum()),
+                              distinct=len(keys), buckets=buckets)
+
+
+def _top(counts: IntArray, order: IntArray, top_k: int) -> IntArray:
+    """Of the keys in ``order`` (most frequent first), those listed when not all can be: at most
+    ``top_k``, and only those whose count clearly beats the largest count left out (by 3 standard
+    deviations and one). Otherwise a key's place in the list would be won by sampling noise, its
+    reference count would be biased upwards (the winner's curse), and every window would look as if
+    that category had become rarer. Columns of ids over the cap therefore list few or no values of
+    their own; their values are compared through the hash buckets.
+    """
     picked = order[:top_k]
     if len(order) > top_k:
         best_left = float(counts[order[top_k]])
         picked = picked[counts[picked] >= best_left + 3 * math.sqrt(best_left) + 1]
-    rest = int(counts.sum()) - int(counts[picked].sum())
-    return tuple(keys[int(i)] for i in picked), tuple(int(counts[i]) for i in picked), rest
+    return picked
+
+
+def text_hash(keys: Sequence[Category]) -> NDArray[np.uint32]:
+    """CRC-32 of each value's text (UTF-8): the hash that places values in a profile's buckets.
+    Stable across processes, platforms and Python or library versions, so a stored profile's
+    buckets and a later window's agree."""
+    return np.fromiter((zlib.crc32(str(k).encode("utf-8", "surrogatepass")) for k in keys),
+                       dtype=np.uint32, count=len(keys))
 
 
 def float_values(series: pd.Series) -> FloatArray:
