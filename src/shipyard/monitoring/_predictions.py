@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from shipyard.workspace import Workspace
 
 PREFIX = "_predictions"
+DAY_MS = 86_400_000
 REDACTIONS = ("drop", "hash")
 
 
@@ -48,6 +49,22 @@ def _day(ts_ms: int) -> dt.date:
     return dt.datetime.fromtimestamp(ts_ms / 1000, tz=dt.timezone.utc).date()
 
 
+def _repeated(values: Sequence[str], counts: Any, total: int | None = None) -> Any:
+    """A text column of few distinct values (routes, versions) as a dictionary-encoded Arrow array:
+    one small integer per row instead of one string object (Parquet stores it as text either way).
+    ``counts`` repeats each value that many times; ``total`` repeats a single value."""
+    import numpy as np
+    import pyarrow as pa
+
+    index: dict[str, int] = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32, count=len(values))
+    if total is not None:
+        codes = np.zeros(total, dtype=np.int32)
+    elif counts is not None:
+        codes = np.repeat(codes, counts)
+    return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(index), type=pa.string()))
+
+
 def _write_part(workspace: Workspace, prefix: str, rows: list[dict[str, Any]] | Any) -> str:
     """Write ``rows`` (dicts, or a pyarrow Table) as one Parquet part under ``prefix``."""
     import pyarrow as pa
@@ -55,7 +72,11 @@ def _write_part(workspace: Workspace, prefix: str, rows: list[dict[str, Any]] | 
 
     table = pa.Table.from_pylist(rows) if isinstance(rows, list) else rows
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
+    # Dictionary-encode only text that repeats (routes, versions, categories); trying it on measured
+    # floats or on unique request ids costs several times the rest of the write and never pays off.
+    text = [f.name for f in table.schema if f.name != "request_id" and (
+        pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or pa.types.is_dictionary(f.type))]
+    pq.write_table(table, buffer, compression="zstd", use_dictionary=text)
     key = f"{prefix}/part-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}.parquet"
     workspace.artifacts.write(key, buffer.getvalue())
     return key
@@ -162,11 +183,12 @@ class PredictionLog:
                 pending, self._pending, self._buffered = self._pending, [], 0
             if not pending:
                 return 0
-            by_day: dict[dt.date, list[tuple[Any, ...]]] = {}
+            by_day: dict[int, list[tuple[Any, ...]]] = {}  # UTC day number → its requests
             for request in pending:
-                by_day.setdefault(_day(request[1]), []).append(request)
+                by_day.setdefault(request[1] // DAY_MS, []).append(request)
             written = 0
-            for day, requests in by_day.items():
+            for day_number, requests in by_day.items():
+                day = _day(day_number * DAY_MS)
                 try:
                     for part in self._parts(requests):
                         _write_part(self.workspace, partition(self.project, self.deployment, day), part)
@@ -185,39 +207,54 @@ class PredictionLog:
         writer holds the interpreter lock for little time; the others row by row."""
         import numpy as np
 
-        groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        # Grouped by the identity of the column list: the server passes one list object per model, so
+        # this costs a dict lookup per request, not a tuple of every column name.
+        groups: dict[tuple[int, bool], tuple[Any, list[tuple[Any, ...]]]] = {}
         rows: list[dict[str, Any]] = []
+        ndarray = np.ndarray
         for request in requests:
-            inputs, columns, probas = request[5], request[6], request[8]
-            if columns is not None and isinstance(inputs, np.ndarray) and inputs.ndim == 2:
-                groups.setdefault((tuple(columns), probas is not None), []).append(request)
+            inputs, columns = request[5], request[6]
+            if columns is not None and type(inputs) is ndarray and inputs.ndim == 2:
+                key = (id(columns), request[8] is None)
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = (columns, [])
+                group[1].append(request)
             else:
                 rows.extend(self._expand(request))
-        parts = [self._columnar(list(key[0]), group) for key, group in groups.items()]
+        parts = [self._columnar(list(columns), group) for columns, group in groups.values()]
         return [*parts, rows] if rows else parts
 
     def _columnar(self, columns: list[str], requests: list[tuple[Any, ...]]) -> Any:
         import numpy as np
         import pyarrow as pa
 
-        counts = np.array([len(r[5]) for r in requests])
         ids, ts, routes, versions, latency, inputs, _c, preds, probas = zip(*requests, strict=True)
+        values = np.concatenate(inputs)
+        total = len(values)
+        if total == len(requests):  # every request one row (the common case): nothing to repeat
+            counts, row = None, np.zeros(total, dtype=np.int64)
+        else:
+            counts = np.fromiter(map(len, inputs), dtype=np.int64, count=len(inputs))
+            row = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+
+        def each(column: Any) -> Any:
+            return column if counts is None else np.repeat(column, counts)
+
         data: dict[str, Any] = {
-            "request_id": np.repeat(np.array(ids, dtype=object), counts),
-            "row": np.concatenate([np.arange(n) for n in counts]),
-            "ts": np.repeat(np.array(ts, dtype=np.int64), counts),
-            "route": np.repeat(np.array(routes, dtype=object), counts),
-            "model_version": np.repeat(np.array(versions, dtype=object), counts),
-            "latency_ms": pa.array(np.repeat(np.array([np.nan if v is None else v for v in latency]), counts),
-                                   from_pandas=True),
-            "prediction": np.concatenate([np.asarray(p) for p in preds]),
-            "deployment": np.full(int(counts.sum()), self.deployment, dtype=object),
+            "request_id": pa.array(ids, type=pa.string()) if counts is None else each(np.array(ids, dtype=object)),
+            "row": row,
+            "ts": each(np.array(ts, dtype=np.int64)),
+            "route": _repeated(routes, counts),
+            "model_version": _repeated(versions, counts),
+            "latency_ms": pa.array(each(np.array(latency, dtype=np.float64)), from_pandas=True),  # None → NaN → null
+            "prediction": np.concatenate(preds),
+            "deployment": _repeated((self.deployment,), None, total),
         }
         if probas[0] is not None:
-            matrix = np.concatenate([np.asarray(p, dtype=np.float64) for p in probas])
+            matrix = np.concatenate(probas).astype(np.float64, copy=False)
             offsets = np.arange(0, matrix.size + 1, matrix.shape[1], dtype=np.int32)
             data["proba"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(matrix.reshape(-1)))
-        values = np.concatenate(inputs)
         for j, name in enumerate(columns):
             how = self.redact.get(name)
             if how == "drop":
