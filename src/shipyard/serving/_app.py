@@ -30,15 +30,13 @@ from shipyard.serving._batch import _argmax_labels
 from shipyard.serving._batcher import Batcher
 from shipyard.serving._cache import ResponseCache, input_key
 from shipyard.serving._deployments import Deployments, model_ref
-from shipyard.serving._http import build_app
+from shipyard.serving._http import ServingApp, build_app
 from shipyard.serving._metrics import Metrics
 from shipyard.serving._routing import Router
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
-
     from shipyard.models import LoadedModel
     from shipyard.monitoring import PredictionLog
     from shipyard.workspace import Workspace
@@ -350,7 +348,7 @@ def _route(ref: str) -> Any:
     return Route(ref, 100)
 
 
-def app_from_settings() -> Starlette:
+def app_from_settings() -> ServingApp:
     """Factory for ``uvicorn --factory`` (each worker process loads its own models)."""
     import json
 

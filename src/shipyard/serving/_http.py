@@ -305,7 +305,7 @@ class FastPath:
         await response(scope, receive, send)
 
 
-def build_app(server: InferenceServer) -> Starlette:
+def build_app(server: InferenceServer) -> ServingApp:
     """The ASGI app of ``server``: its endpoints, the body-size and idle limits, and a watcher that
     swaps in new models when aliases move or deployments change."""
 
@@ -337,7 +337,16 @@ def build_app(server: InferenceServer) -> Starlette:
     app = Starlette(routes=handlers.routes(), lifespan=lifespan)
     app.state.server = server
     settings = server.workspace.settings
-    app.add_middleware(FastPath, handlers=handlers)  # type: ignore[arg-type]  # inside the limits below
-    app.add_middleware(RequestLimits, max_body_bytes=settings.server_max_body_bytes,  # type: ignore[arg-type]
-                       body_timeout=settings.server_body_timeout)
-    return app
+    # The limits and the predict fast path wrap the Starlette app from outside, so a prediction skips
+    # Starlette's middleware stack (its error middleware wraps every send) as well as its routing.
+    return ServingApp(FastPath(app, handlers), state=app.state, max_body_bytes=settings.server_max_body_bytes,
+                      body_timeout=settings.server_body_timeout)
+
+
+class ServingApp(RequestLimits):
+    """The inference server's ASGI app: body-size and idle limits, then the predict fast path, then
+    the Starlette app (health, metrics, metadata, feedback) — whose ``state`` it exposes."""
+
+    def __init__(self, app: Any, *, state: Any, max_body_bytes: int, body_timeout: float) -> None:
+        super().__init__(app, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
+        self.state = state
