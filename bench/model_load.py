@@ -65,7 +65,7 @@ import shipyard as sy
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
-from _results import write_section  # noqa: E402
+from _results import host_facts, write_section  # noqa: E402
 
 WORK = BENCH / ".work"  # git-ignored scratch space
 HEADING = "## Model loading and ONNX (bench/model_load.py)"
@@ -535,21 +535,11 @@ def machine_facts() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             return "not installed"
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown CPU")
-    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0)
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                            check=False).stdout.strip() or "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True,
-                           check=False).stdout.strip()
+    host = host_facts(ROOT)
     return {
-        "machine": f"{os.cpu_count()} logical cores ({usable} usable by this process); {cpu}; "
-                   f"{mem / 1024 / 1024:.1f} GiB RAM; {platform.platform()}",
+        "machine": host["machine"],
         "python": f"{platform.python_version()} ({sys.executable})",
-        "shipyard": f"Shipyard {version('shipyard-mlops')} at {commit}"
-                    + (" (with uncommitted changes under src/)" if dirty else ""),
+        "shipyard": f"Shipyard {version('shipyard-mlops')} at {host['commit']}{host['dirty']}",
         "versions": "; ".join(f"{d} {version(d)}" for d in DISTRIBUTIONS),
     }
 

@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import shutil
 import statistics
@@ -59,7 +57,7 @@ import pandas as pd
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
-from _results import write_section  # noqa: E402
+from _results import host_facts, write_section  # noqa: E402
 
 HEADING = "## Monitoring: drift detection (bench/monitoring.py)"
 VENV = BENCH / ".venv-evidently"
@@ -333,22 +331,13 @@ def score(cases: list[Case], results: dict[str, dict[str, Any]], groups: tuple[s
 
 # -- reporting --------------------------------------------------------------------------------------
 def machine_facts(evidently: dict[str, Any], shipyard: dict[str, Any]) -> dict[str, str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown CPU")
-    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0)
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                            check=False).stdout.strip() or "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True,
-                           check=False).stdout.strip()
+    host = host_facts(ROOT)
     sv, ev = shipyard["versions"], evidently["versions"]
     return {
-        "machine": f"{os.cpu_count()} logical cores ({usable} usable by this process); {cpu}; "
-                   f"{mem / 1024 / 1024:.1f} GiB RAM; {platform.platform()}",
+        "machine": host["machine"],
         "python": f"{shipyard['python']} for Shipyard ({_rel(shipyard['executable'])}); {evidently['python']} for "
                   f"Evidently ({_rel(evidently['executable'])})",
-        "versions": f"Shipyard {sv['shipyard-mlops']} at {commit}" + (" (uncommitted changes under src/)" if dirty else "")
+        "versions": f"Shipyard {sv['shipyard-mlops']} at {host['commit']}{host['dirty']}"
                     + f" with pandas {sv['pandas']}, NumPy {sv['numpy']}, SciPy {sv['scipy']}, PyArrow {sv['pyarrow']}; "
                     f"Evidently {ev['evidently']} with pandas {ev['pandas']}, NumPy {ev['numpy']}, SciPy {ev['scipy']}, "
                     f"PyArrow {ev['pyarrow']}",
