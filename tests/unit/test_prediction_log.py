@@ -85,17 +85,17 @@ def test_matrix_requests_are_written_column_by_column_like_records(monkeypatch: 
         log.log("r-1", route="a", model_version="m/1", inputs=[{"dep_delay": 1.0, "distance": 2.0, "zip": 1234.0}],
                 predictions=[0], probabilities=[[0.8, 0.2]], latency_ms=1.0, ts=DAY1)
         writes = []
-        original = sy.monitoring._predictions._write_part  # type: ignore[attr-defined]
+        original = sy.monitoring._predictions._upload  # type: ignore[attr-defined]
 
         def failing(*args: object) -> str:
             writes.append(args)
             raise OSError("disk full")
 
-        monkeypatch.setattr("shipyard.monitoring._predictions._write_part", failing)
+        monkeypatch.setattr("shipyard.monitoring._predictions._upload", failing)
         with pytest.raises(OSError):
             log.flush()
         assert writes and log.written == 0  # nothing lost: the requests wait for the next try
-        monkeypatch.setattr("shipyard.monitoring._predictions._write_part", original)
+        monkeypatch.setattr("shipyard.monitoring._predictions._upload", original)
         assert log.flush() == 4
     frame = sy.predictions("fast").sort_values(["request_id", "row"]).reset_index(drop=True)
     assert list(frame["request_id"]) == ["m-1", "m-1", "m-2", "r-1"] and list(frame["row"]) == [0, 1, 0, 0]
@@ -129,3 +129,31 @@ def test_batch_requests_take_one_label_per_row_and_later_labels_win(tmp_path: Pa
     assert frame.loc[("batch", 0), "label"] == 1 and frame.loc[("batch", 1), "label"] == 0
     assert frame.loc[("batch", 2), "label"] == 0 and frame.loc[("single", 0), "label"] == 1
     assert list(frame.loc["whole", "label"]) == [0, 0]  # one label for the whole request applies to each row
+
+
+def test_parts_grow_a_row_group_at_a_time_and_are_uploaded_when_full_or_old() -> None:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    ws = current_workspace()
+    columns = ["x", "y"]
+    log = PredictionLog(ws, "default", "chunks", chunk_rows=100, flush_rows=1_000, flush_seconds=3600)
+    try:
+        for i in range(250):
+            log.log(f"r{i}", route="m/1", model_version="m/1", inputs=np.array([[float(i), 1.0]]), columns=columns,
+                    predictions=np.array([i % 2]), ts=DAY1 + i)
+            if i % 100 == 99:
+                assert log._advance() == 0  # a row group into the open part; nothing uploaded yet
+        assert ws.artifacts.list("default/_predictions/chunks") == [] and log.written == 0
+        assert log.flush() == 250
+        [key] = ws.artifacts.list("default/_predictions/chunks")
+        with ws.artifacts.open_reader(key) as fh:
+            meta = pq.ParquetFile(fh).metadata
+        assert (meta.num_rows, meta.num_row_groups) == (250, 3)  # three chunks, one part
+        log.flush_seconds = 0.0  # an open part older than flush_seconds is uploaded at the next tick
+        log.log("late", route="m/1", model_version="m/1", inputs=np.array([[1.0, 2.0]]), columns=columns,
+                predictions=np.array([1]), ts=DAY1)
+        assert log._advance() == 1 and len(ws.artifacts.list("default/_predictions/chunks")) == 2
+    finally:
+        log.close()
+    assert sorted(sy.predictions("chunks")["in_x"].tolist())[:3] == [0.0, 1.0, 1.0]

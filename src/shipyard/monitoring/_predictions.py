@@ -72,14 +72,36 @@ def _write_part(workspace: Workspace, prefix: str, rows: list[dict[str, Any]] | 
 
     table = pa.Table.from_pylist(rows) if isinstance(rows, list) else rows
     buffer = io.BytesIO()
-    # Dictionary-encode only text that repeats (routes, versions, categories); trying it on measured
-    # floats or on unique request ids costs several times the rest of the write and never pays off.
-    text = [f.name for f in table.schema if f.name != "request_id" and (
-        pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or pa.types.is_dictionary(f.type))]
-    pq.write_table(table, buffer, compression="zstd", use_dictionary=text)
+    pq.write_table(table, buffer, compression="zstd", use_dictionary=_text_columns(table.schema))
+    return _upload(workspace, prefix, buffer.getvalue())
+
+
+def _upload(workspace: Workspace, prefix: str, data: bytes) -> str:
     key = f"{prefix}/part-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}.parquet"
-    workspace.artifacts.write(key, buffer.getvalue())
+    workspace.artifacts.write(key, data)
     return key
+
+
+def _text_columns(schema: Any) -> list[str]:
+    """Dictionary-encode only text that repeats (routes, versions, categories); trying it on measured
+    floats or on unique request ids costs several times the rest of the write and never pays off."""
+    import pyarrow as pa
+
+    return [f.name for f in schema if f.name != "request_id" and (
+        pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or pa.types.is_dictionary(f.type))]
+
+
+class _OpenPart:
+    """A part being written a row group at a time; uploaded when it is full, old, or the log closes."""
+
+    def __init__(self, schema: Any) -> None:
+        import pyarrow.parquet as pq
+
+        self.buffer = io.BytesIO()
+        self.writer = pq.ParquetWriter(self.buffer, schema, compression="zstd", use_dictionary=_text_columns(schema))
+        self.rows = 0
+        self.requests: list[tuple[Any, ...]] = []
+        self.opened = time.monotonic()
 
 
 class PredictionLog:
@@ -89,7 +111,7 @@ class PredictionLog:
     def __init__(
         self, workspace: Workspace, project: str, deployment: str, *, redact: Mapping[str, str] | None = None,
         sample: float = 1.0, flush_rows: int = 10_000, flush_seconds: float = 5.0, max_buffer: int = 200_000,
-        hash_key: str | bytes | None = None,
+        hash_key: str | bytes | None = None, chunk_rows: int = 2_000,
     ) -> None:
         for field, how in (redact or {}).items():
             if how not in REDACTIONS:
@@ -100,6 +122,8 @@ class PredictionLog:
         self.redact = dict(redact or {})
         self.sample = sample
         self.flush_rows, self.max_buffer = flush_rows, max_buffer
+        self.flush_seconds, self.chunk_rows = flush_seconds, max(1, min(chunk_rows, flush_rows))
+        self._open: dict[tuple[dt.date, Any], _OpenPart] = {}  # (day, schema) → the part being written
         self._key = hash_key.encode() if isinstance(hash_key, str) else hash_key
         self._pending: list[tuple[Any, ...]] = []
         self._buffered = 0  # rows in _pending
@@ -109,8 +133,8 @@ class PredictionLog:
         self.dropped = 0
         self.written = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(flush_seconds,), name=f"prediction-log-{deployment}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(max(0.05, flush_seconds / 5),),
+                                        name=f"prediction-log-{deployment}", daemon=True)
         self._thread.start()
 
     # -- the hot path ------------------------------------------------------------------------------
@@ -140,7 +164,7 @@ class PredictionLog:
             self._pending.append((request_id, ts, route, model_version, latency_ms, inputs, columns, predictions,
                                   probabilities))
             self._buffered += rows
-            full = self._buffered >= self.flush_rows
+            full = self._buffered >= self.chunk_rows
         if full:
             self._wake.set()
 
@@ -176,41 +200,77 @@ class PredictionLog:
         return out
 
     def flush(self) -> int:
-        """Write what is buffered (one part per date and shape); returns the rows written. A failed
-        write puts its requests back, to be tried again at the next tick."""
+        """Write everything buffered now (one part per date and shape); returns the rows written. A
+        failed write puts its requests back, to be tried again at the next tick."""
+        return self._advance(close_all=True)
+
+    def _advance(self, close_all: bool = False) -> int:
+        """Move the buffered requests into the open parts as row groups — a few thousand rows at a
+        time, so the writer never holds the interpreter (and the one core a server may have) for long —
+        and upload the parts that are full (``flush_rows``), old (``flush_seconds``) or, with
+        ``close_all``, all of them. Returns the rows uploaded."""
         with self._write_lock:
             with self._lock:
                 pending, self._pending, self._buffered = self._pending, [], 0
-            if not pending:
-                return 0
             by_day: dict[int, list[tuple[Any, ...]]] = {}  # UTC day number → its requests
             for request in pending:
                 by_day.setdefault(request[1] // DAY_MS, []).append(request)
-            written = 0
             for day_number, requests in by_day.items():
                 day = _day(day_number * DAY_MS)
                 try:
-                    for part in self._parts(requests):
-                        _write_part(self.workspace, partition(self.project, self.deployment, day), part)
+                    chunks = self._parts(requests)
                 except Exception:
-                    with self._lock:
-                        self._pending[:0] = requests
-                        self._buffered += sum(len(r[5]) for r in requests)
+                    self._requeue(requests)
                     raise
-                written += sum(len(r[5]) for r in requests)
-            self.written += written
-            return written
+                for table, of in chunks:
+                    if isinstance(table, list):
+                        import pyarrow as pa
 
-    def _parts(self, requests: list[tuple[Any, ...]]) -> list[Any]:
-        """The requests as tables to write: requests that came as a float matrix (the serving fast
-        path) column by column with NumPy — thousands of rows without a Python object each, so the
-        writer holds the interpreter lock for little time; the others row by row."""
+                        table = pa.Table.from_pylist(table)
+                    part = self._open.get((day, table.schema))
+                    if part is None:
+                        part = self._open[(day, table.schema)] = _OpenPart(table.schema)
+                    part.writer.write_table(table)
+                    part.rows += table.num_rows
+                    part.requests.extend(of)
+            return self._upload_due(close_all)
+
+    def _upload_due(self, close_all: bool) -> int:
+        now, written, failed = time.monotonic(), 0, None
+        for key, part in list(self._open.items()):
+            if not (close_all or part.rows >= self.flush_rows or now - part.opened >= self.flush_seconds):
+                continue
+            del self._open[key]
+            try:
+                part.writer.close()
+                _upload(self.workspace, partition(self.project, self.deployment, key[0]), part.buffer.getvalue())
+            except Exception as exc:  # noqa: BLE001 - put the rows back; raised once the others are done
+                self._requeue(part.requests)
+                failed = exc
+                continue
+            written += part.rows
+        self.written += written
+        if failed is not None:
+            raise failed
+        return written
+
+    def _requeue(self, requests: list[tuple[Any, ...]]) -> None:
+        with self._lock:
+            self._pending[:0] = requests
+            self._buffered += sum(len(r[5]) for r in requests)
+
+    def _parts(self, requests: list[tuple[Any, ...]]) -> list[tuple[Any, list[tuple[Any, ...]]]]:
+        """The requests as tables to write, each with the requests it holds: requests that came as a
+        float matrix (the serving fast path) column by column with NumPy — thousands of rows without
+        a Python object each, so the writer holds the interpreter lock for little time; the others row
+        by row (a list of dicts)."""
         import numpy as np
 
         # Grouped by the identity of the column list: the server passes one list object per model, so
         # this costs a dict lookup per request, not a tuple of every column name.
         groups: dict[tuple[int, bool], tuple[Any, list[tuple[Any, ...]]]] = {}
         rows: list[dict[str, Any]] = []
+        by_row: list[tuple[Any, ...]] = []
         ndarray = np.ndarray
         for request in requests:
             inputs, columns = request[5], request[6]
@@ -222,8 +282,9 @@ class PredictionLog:
                 group[1].append(request)
             else:
                 rows.extend(self._expand(request))
-        parts = [self._columnar(list(columns), group) for columns, group in groups.values()]
-        return [*parts, rows] if rows else parts
+                by_row.append(request)
+        parts = [(self._columnar(list(columns), group), group) for columns, group in groups.values()]
+        return [*parts, (rows, by_row)] if rows else parts
 
     def _columnar(self, columns: list[str], requests: list[tuple[Any, ...]]) -> Any:
         import numpy as np
@@ -274,7 +335,7 @@ class PredictionLog:
             self._wake.wait(every)
             self._wake.clear()
             try:
-                self.flush()
+                self._advance()
             except Exception:  # noqa: BLE001 - a failed write is retried at the next tick; never kill the thread
                 import logging
 
