@@ -10,9 +10,10 @@ Layout under the artifact root::
 One row per scored input row: ``request_id``, ``row`` (its index in the request), ``ts`` (epoch
 ms), ``deployment``, ``route``, ``model_version``, ``latency_ms``, the input fields as ``in_<field>``
 columns, ``prediction`` and, for classifiers, ``proba`` (one value per class). Appending is a list
-append under a lock — the serving hot path never waits for I/O; a background thread writes a part
-when enough rows are buffered or some seconds have passed. A full buffer drops rows (counted in
-``dropped``) rather than block or grow without bound.
+append under a lock — the serving hot path never waits for I/O; a background thread adds the
+buffered rows to the open part as a row group every ``chunk_rows`` rows (or a fraction of
+``flush_seconds``) and uploads the part once it holds ``flush_rows`` rows or is ``flush_seconds``
+old. A full buffer drops rows (counted in ``dropped``) rather than block or grow without bound.
 """
 
 from __future__ import annotations
