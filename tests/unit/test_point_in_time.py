@@ -1,0 +1,99 @@
+"""The point-in-time join against an independent reference (pandas ``merge_asof``): known answers for
+ties, TTL, nulls and unmatched rows, and hypothesis over random feature histories."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shipyard.exceptions import InvalidParameter
+from shipyard.features import point_in_time_join
+
+T0 = pd.Timestamp("2013-01-01", tz="UTC")
+
+
+def reference(entities: pd.DataFrame, features: pd.DataFrame, ttl: dt.timedelta | None) -> pd.DataFrame:
+    """The same join written independently: drop superseded duplicates (latest created, then the last
+    in the source), then merge_asof backward with the TTL as tolerance."""
+    if features.empty:  # merge_asof wants the key columns' types to match, and an empty frame's do not
+        return entities.assign(value=np.nan)[["key", "event_timestamp", "value"]].reset_index(drop=True)
+    f = features.assign(_order=range(len(features))).sort_values(["ts", "created", "_order"])
+    f = f.drop_duplicates(subset=["key", "ts"], keep="last").drop(columns=["_order"])
+    e = entities.assign(_row=range(len(entities))).sort_values("event_timestamp", kind="stable")
+    merged = pd.merge_asof(e, f.sort_values("ts")[["key", "ts", "value"]], left_on="event_timestamp", right_on="ts",
+                           by="key", direction="backward", allow_exact_matches=True,
+                           tolerance=pd.Timedelta(ttl) if ttl is not None else None)
+    return merged.sort_values("_row")[["key", "event_timestamp", "value"]].reset_index(drop=True)
+
+
+def test_known_answers_ties_ttl_nulls_and_unmatched() -> None:
+    features = pd.DataFrame({
+        "key": ["a", "a", "a", "a", "b"],
+        "ts": [T0, T0 + pd.Timedelta("1h"), T0 + pd.Timedelta("1h"), T0 + pd.Timedelta("3h"), T0],
+        "created": [T0, T0 + pd.Timedelta("2h"), T0 + pd.Timedelta("1h"), T0 + pd.Timedelta("3h"), T0],
+        "value": [1.0, 2.0, 99.0, None, 5.0],
+    })
+    entities = pd.DataFrame({
+        "key": ["a", "a", "a", "b", "c", "a"],
+        "event_timestamp": [T0 - pd.Timedelta("1m"), T0 + pd.Timedelta("1h"), T0 + pd.Timedelta("3h"),
+                            T0 + pd.Timedelta("5h"), T0, T0 + pd.Timedelta("2h")],
+        "label": [0, 1, 0, 1, 0, 1],
+    })
+    out = point_in_time_join(entities, features, keys=["key"], columns=["value"], timestamp="ts", created="created")
+    assert list(out["label"]) == [0, 1, 0, 1, 0, 1]  # order and rows kept
+    values = out["value"].tolist()
+    assert np.isnan(values[0])  # before any feature row
+    assert values[1] == 2.0  # the tie at 1h: created later wins (2.0, not 99.0)
+    assert np.isnan(values[2])  # the chosen row's value is null: stays null, not the older 2.0
+    assert values[3] == 5.0 and np.isnan(values[4]) and values[5] == 2.0
+    ttl = point_in_time_join(entities, features, keys=["key"], columns=["value"], timestamp="ts", created="created",
+                             ttl=dt.timedelta(hours=2))
+    assert np.isnan(ttl["value"].iloc[3]) and ttl["value"].iloc[5] == 2.0  # b's row is 5h old: stale
+
+
+def test_bad_input_is_refused_with_the_reason() -> None:
+    entities = pd.DataFrame({"key": ["a"], "event_timestamp": [T0]})
+    features = pd.DataFrame({"key": ["a"], "ts": [T0], "value": [1.0]})
+    with pytest.raises(InvalidParameter, match="lack the join key"):
+        point_in_time_join(entities.drop(columns=["key"]), features, keys=["key"], columns=["value"], timestamp="ts")
+    with pytest.raises(InvalidParameter, match="no timestamp column 'when'"):
+        point_in_time_join(entities, features, keys=["key"], columns=["value"], timestamp="when")
+    with pytest.raises(InvalidParameter, match="lack \\['nope'\\]"):
+        point_in_time_join(entities, features, keys=["key"], columns=["nope"], timestamp="ts")
+    with pytest.raises(InvalidParameter, match="prefix="):
+        point_in_time_join(entities.assign(value=1), features, keys=["key"], columns=["value"], timestamp="ts")
+    naive = entities.assign(event_timestamp=[T0.tz_localize(None)])  # naive means UTC
+    assert point_in_time_join(naive, features, keys=["key"], columns=["value"], timestamp="ts")["value"].tolist() == [1.0]
+
+
+_minutes = st.integers(min_value=0, max_value=40)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    feature_rows=st.lists(st.tuples(st.sampled_from("abc"), _minutes, _minutes,
+                                    st.one_of(st.none(), st.floats(-5, 5, allow_nan=False))), max_size=25),
+    entity_rows=st.lists(st.tuples(st.sampled_from("abcd"), _minutes), min_size=1, max_size=15),
+    ttl_minutes=st.one_of(st.none(), st.integers(min_value=1, max_value=20)),
+)
+def test_matches_merge_asof_on_random_histories(feature_rows: list[tuple[str, int, int, float | None]],
+                                                 entity_rows: list[tuple[str, int]], ttl_minutes: int | None) -> None:
+    features = pd.DataFrame({
+        "key": [r[0] for r in feature_rows],
+        "ts": [T0 + pd.Timedelta(minutes=r[1]) for r in feature_rows],
+        "created": [T0 + pd.Timedelta(minutes=r[2]) for r in feature_rows],
+        "value": pd.Series([r[3] for r in feature_rows], dtype="float64"),
+    })
+    entities = pd.DataFrame({"key": [r[0] for r in entity_rows],
+                             "event_timestamp": [T0 + pd.Timedelta(minutes=r[1]) for r in entity_rows]})
+    ttl = dt.timedelta(minutes=ttl_minutes) if ttl_minutes is not None else None
+    ours = point_in_time_join(entities, features, keys=["key"], columns=["value"], timestamp="ts", created="created",
+                              ttl=ttl)
+    expected = reference(entities, features, ttl)
+    assert list(ours["key"]) == list(expected["key"])
+    np.testing.assert_array_equal(ours["value"].to_numpy(dtype=float), expected["value"].to_numpy(dtype=float))
