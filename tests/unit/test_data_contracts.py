@@ -94,7 +94,7 @@ def test_every_expectation_kind_counts_planted_rows(sample: pd.DataFrame) -> Non
     bad = sample.copy()
     bad.loc[[3, 10, 11], "dep_delay"] = np.nan                      # not_null
     bad.loc[[20, 21], "distance"] = [-5, 99_999]                     # between
-    bad.loc[[30, 31, 32, 33], "origin"] = "XXX"                      # in_set
+    bad.loc[[30, 31, 32, 33], "origin"] = "ZZZ"                      # in_set
     bad.loc[[40, 41], "carrier"] = ["u1", "toolong"]                 # regex
     bad.loc[[50, 60], "time_hour"] = bad.loc[0, "time_hour"]        # monotonic: two drops back to the start
     bad.loc[[70, 71, 72], "arr_time"] = bad.loc[[70, 71, 72], "dep_time"] - 1  # compare and sql

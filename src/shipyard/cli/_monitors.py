@@ -143,9 +143,9 @@ def alerts(
 
     found = _store().list_alerts(_project(), monitor=name, state=AlertState.FIRING if firing else None, limit=200)
     if json_:
-        print_json([{"id": a.id, "monitor": a.monitor, "rule": a.rule, "state": a.state.value, "severity": a.severity,
-                     "message": a.message, "value": a.value, "windows": a.windows, "opened_at": a.opened_at,
-                     "resolved_at": a.resolved_at} for a in found])
+        from shipyard.monitoring._alerts import alert_dict
+
+        print_json([alert_dict(a) for a in found])
         return
     rows = [(str(a.id), a.monitor, "[bold red]FIRING[/]" if a.state is AlertState.FIRING else "resolved", a.severity,
              a.message, str(a.windows), fmt_ms(a.opened_at), fmt_ms(a.resolved_at)) for a in found]

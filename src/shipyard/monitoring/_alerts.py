@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from shipyard.entities import AlertSignal, MonitorResult
+from shipyard.entities import Alert, AlertSignal, MonitorResult
 from shipyard.exceptions import InvalidParameter
 
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -154,3 +154,10 @@ def evaluate(rules: Sequence[Rule], previous: Sequence[MonitorResult], current: 
 def lookback(rules: Sequence[Rule]) -> int:
     """How many earlier windows the rules need to see."""
     return max([max(r.for_windows - 1, r.over if r.kind == "change" else 0) for r in rules] or [0])
+
+
+def alert_dict(alert: Alert) -> dict[str, Any]:
+    """An alert as JSON-ready data (reports, the CLI, webhook payloads)."""
+    return {"id": alert.id, "monitor": alert.monitor, "rule": alert.rule, "state": alert.state.value,
+            "severity": alert.severity, "message": alert.message, "value": alert.value, "windows": alert.windows,
+            "opened_at": alert.opened_at, "resolved_at": alert.resolved_at}

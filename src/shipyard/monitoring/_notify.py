@@ -151,10 +151,11 @@ class Webhook:
 
 
 def alert_payload(project: str, alert: Alert, *, deployment: str | None = None) -> dict[str, Any]:
-    return {"project": project, "monitor": alert.monitor, "deployment": deployment, "alert": {
-        "id": alert.id, "rule": alert.rule, "state": alert.state.value, "severity": alert.severity,
-        "message": alert.message, "value": alert.value, "windows": alert.windows, "opened_at": alert.opened_at,
-        "resolved_at": alert.resolved_at}}
+    from shipyard.monitoring._alerts import alert_dict
+
+    body = alert_dict(alert)
+    del body["monitor"]
+    return {"project": project, "monitor": alert.monitor, "deployment": deployment, "alert": body}
 
 
 def notify(project: str, alerts: list[Alert], targets: list[Webhook], *, deployment: str | None = None) -> list[Delivery]:

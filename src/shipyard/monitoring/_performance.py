@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shipyard.exceptions import InvalidParameter
+from shipyard.monitoring._json import jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,19 +40,6 @@ RESAMPLES = 1000
 SEED = 0
 POWER_Z = 0.8416212335729143  # the standard normal's 80% quantile: power 0.8
 MAX_DISCRETE = 20  # integral values with at most this many distinct ones are classes
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready: NaN and ±inf become None, NumPy scalars Python ones, tuples lists."""
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # -- the data ---------------------------------------------------------------------------------------------
@@ -232,7 +220,7 @@ class Segment:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = _clean({"name": self.name, "rows": self.rows, "labelled": self.labelled,
+        out: dict[str, Any] = jsonable({"name": self.name, "rows": self.rows, "labelled": self.labelled,
                                       "coverage": self.coverage, "metrics": dict(self.metrics), "notes": list(self.notes)})
         return out
 
@@ -270,7 +258,7 @@ class ABReadout:
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
 
-        out: dict[str, Any] = _clean({"metric": self.metric, "alpha": self.alpha, "baseline": self.baseline,
+        out: dict[str, Any] = jsonable({"metric": self.metric, "alpha": self.alpha, "baseline": self.baseline,
                                       "method": self.method, "routes": [asdict(r) for r in self.routes]})
         return out
 
@@ -311,7 +299,7 @@ class PerformanceReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``json.dumps(..., allow_nan=False)`` works)."""
-        return {"task": self.task, "by": self.by, "classes": _clean(list(self.classes)),
+        return {"task": self.task, "by": self.by, "classes": jsonable(list(self.classes)),
                 "overall": self.overall.to_dict(), "segments": [s.to_dict() for s in self.segments],
                 "shadow": [s.to_dict() for s in self.shadow]}
 

@@ -20,6 +20,8 @@ from typing import Any
 from shipyard._internal._time import now_ms
 from shipyard.entities import Alert, MonitorResult
 from shipyard.monitoring import _svg
+from shipyard.monitoring._alerts import alert_dict
+from shipyard.monitoring._json import jsonable
 
 FORMAT = "shipyard.monitor-report/1"
 PERFORMANCE_SHOWN = ("accuracy", "f1", "roc_auc", "precision", "recall", "mae", "rmse", "r2")
@@ -33,7 +35,7 @@ def build_report(store: Any, project: str, name: str, *, windows: int = 60) -> d
     results: list[MonitorResult] = store.list_monitor_results(project, name, since=since)[-windows:]
     alerts: list[Alert] = store.list_alerts(project, monitor=name, limit=50)
     latest = next((r for r in reversed(results) if r.status != "empty"), None)
-    report: dict[str, Any] = _clean({
+    report: dict[str, Any] = jsonable({
         "format": FORMAT, "generated_at": now_ms(), "project": project,
         "monitor": {"name": m.name, "deployment": m.deployment, "window_ms": m.window_ms, "state": m.state.value,
                     "watermark": m.watermark, "checks": list(m.config.get("checks") or ()),
@@ -43,21 +45,9 @@ def build_report(store: Any, project: str, name: str, *, windows: int = 60) -> d
         "latest": None if latest is None else {"start": latest.window_start, "end": latest.window_end,
                                                "status": latest.status, "metrics": dict(latest.metrics),
                                                "detail": dict(latest.detail)},
-        "alerts": [{"id": a.id, "rule": a.rule, "state": a.state.value, "severity": a.severity, "message": a.message,
-                    "value": a.value, "windows": a.windows, "opened_at": a.opened_at, "resolved_at": a.resolved_at}
-                   for a in alerts],
+        "alerts": [alert_dict(a) for a in alerts],
     })
     return report
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 def write_report(data: Mapping[str, Any], *, html: str | Path | None = None, json_path: str | Path | None = None) -> None:

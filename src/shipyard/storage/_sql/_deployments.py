@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -13,7 +12,7 @@ import sqlalchemy as sa
 from shipyard._internal._time import now_ms
 from shipyard.entities import Deployment, DeploymentEvent, DeploymentState, Route
 from shipyard.exceptions import AlreadyExists, NotFound, QuotaExceeded
-from shipyard.storage._sql._registry import require_name, window
+from shipyard.storage._sql._registry import did_you_mean, require_name, window
 from shipyard.storage._sql._schema import deployment_events, deployments, project_quotas
 from shipyard.storage.base import DeploymentStore
 
@@ -45,9 +44,8 @@ class SqlDeploymentMixin(DeploymentStore):
             row = conn.execute(query).first()
         if row is None:
             names = conn.execute(sa.select(_D.name).where(_D.project_id == pid)).scalars().all() if pid else []
-            close = difflib.get_close_matches(name, names, n=3)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise NotFound(f"No deployment {name!r} in project {project!r}.{hint} List them with `shipyard deploy list`.")
+            raise NotFound(f"No deployment {name!r} in project {project!r}.{did_you_mean(name, names)} List them with "
+                           "`shipyard deploy list`.")
         return row
 
     def _charge_deployment(self, conn: sa.Connection, project: str, pid: int) -> None:

@@ -6,7 +6,6 @@ watermark, the alerts' life cycle and the events."""
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,7 @@ from shipyard.entities import (
     MonitorState,
 )
 from shipyard.exceptions import AlreadyExists, InvalidParameter, NotFound
-from shipyard.storage._sql._registry import require_name, window
+from shipyard.storage._sql._registry import did_you_mean, require_name, window
 from shipyard.storage._sql._schema import alerts, contracts, events, monitor_results, monitors
 from shipyard.storage.base import ContractStore, EventStore, MonitorStore
 
@@ -76,7 +75,7 @@ class SqlMonitoringMixin(ContractStore, MonitorStore, EventStore):
                 if version is not None and name in names:
                     raise NotFound(f"Contract {name!r} has no version {version}. List its versions with "
                                    "`shipyard data contracts`.")
-                raise NotFound(f"No contract {name!r} in project {project!r}.{_similar(name, names)} Save one with "
+                raise NotFound(f"No contract {name!r} in project {project!r}.{did_you_mean(name, names)} Save one with "
                                "sy.data.save_contract() or `shipyard data save`.")
         return _contract(row, project)
 
@@ -104,7 +103,7 @@ class SqlMonitoringMixin(ContractStore, MonitorStore, EventStore):
             row = conn.execute(query).first()
         if row is None:
             names = conn.execute(sa.select(_M.name).where(_M.project_id == pid)).scalars().all() if pid else []
-            raise NotFound(f"No monitor {name!r} in project {project!r}.{_similar(name, names)} List them with "
+            raise NotFound(f"No monitor {name!r} in project {project!r}.{did_you_mean(name, names)} List them with "
                            "`shipyard monitor list`.")
         return row
 
@@ -269,11 +268,6 @@ class SqlMonitoringMixin(ContractStore, MonitorStore, EventStore):
                 query = query.where(sa.or_(_EV.kind.in_(exact), *families))
             rows = conn.execute(window(query.order_by(_EV.id), offset, limit)).all()
         return [Event(r.id, project, r.kind, r.subject, r.at, json.loads(r.payload)) for r in rows]
-
-
-def _similar(name: str, names: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(names), n=3)
-    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 def _check_window(window_ms: int) -> None:

@@ -36,6 +36,12 @@ def window(query: Any, offset: int, limit: int | None) -> Any:
     return query.limit(limit) if limit is not None else query
 
 
+def did_you_mean(name: str, names: Sequence[str]) -> str:
+    """" Did you mean 'x', 'y'?" for the names close to ``name`` (empty when none is)."""
+    close = difflib.get_close_matches(name, list(names), n=3)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
 def require_name(kind: str, name: object) -> None:
     """A record name is a non-empty string: refuse anything else before it reaches SQL (a missing
     name would otherwise surface as a NOT NULL violation or a crash in the not-found hint)."""
@@ -75,10 +81,9 @@ class SqlRegistryMixin(RegistryStore):
                 if pid is not None
                 else []
             )
-            close = difflib.get_close_matches(name, names, n=3)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise NotFound(
-                f"No registered model {name!r} in project {project!r}.{hint} List them with `shipyard models list`."
+                f"No registered model {name!r} in project {project!r}.{did_you_mean(name, names)} List them with "
+                "`shipyard models list`."
             )
         return row
 
