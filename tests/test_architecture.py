@@ -40,6 +40,7 @@ ADAPTERS = {"storage._sql", "storage._rest", "artifacts._local", "artifacts._s3"
 PUBLIC_API = [
     "PythonModel", "Registry", "delete_alias", "lineage", "load_model", "models", "register_model", "registry",
     "set_alias", "deploy", "serving", "predictions", "monitor", "monitoring", "data",
+    "features", "Entity", "FeatureView", "ParquetSource", "CsvSource", "SqlSource", "Aggregation", "on_demand",
     "ActiveRun", "Experiment", "Run", "RunStatus", "ShipyardError", "TrackingClient", "__version__",
     "active_run", "compare_runs", "connect", "create_experiment", "download_artifacts", "end_run", "flush",
     "get_metric_history", "get_run", "init", "list_experiments", "log_artifact", "log_dataset",

@@ -53,6 +53,14 @@ _EXPORTS: dict[str, str] = {
     "deploy": "shipyard.serving._fluent",
     "predictions": "shipyard.monitoring._fluent",
     "monitor": "shipyard.monitoring._monitor",
+    # feature store definitions
+    "Entity": "shipyard.features._definitions",
+    "FeatureView": "shipyard.features._definitions",
+    "ParquetSource": "shipyard.features._definitions",
+    "CsvSource": "shipyard.features._definitions",
+    "SqlSource": "shipyard.features._definitions",
+    "Aggregation": "shipyard.features._definitions",
+    "on_demand": "shipyard.features._definitions",
     # classes
     "TrackingClient": "shipyard.tracking._client",
     "ActiveRun": "shipyard.tracking._run",
@@ -64,14 +72,23 @@ _EXPORTS: dict[str, str] = {
 
 #: Subpackages reachable as attributes: ``sy.registry.alias_at(...)``, ``sy.models.save_model(...)``.
 _MODULES = {"registry": "shipyard.registry", "models": "shipyard.models", "serving": "shipyard.serving",
-            "monitoring": "shipyard.monitoring", "data": "shipyard.data"}
+            "monitoring": "shipyard.monitoring", "data": "shipyard.data", "features": "shipyard.features"}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
 
 if TYPE_CHECKING:
-    from shipyard import data, models, monitoring, registry, serving
+    from shipyard import data, features, models, monitoring, registry, serving
     from shipyard.entities import Experiment, Run, RunStatus
     from shipyard.exceptions import ShipyardError
+    from shipyard.features._definitions import (
+        Aggregation,
+        CsvSource,
+        Entity,
+        FeatureView,
+        ParquetSource,
+        SqlSource,
+        on_demand,
+    )
     from shipyard.models import PythonModel
     from shipyard.monitoring._fluent import predictions
     from shipyard.monitoring._monitor import monitor

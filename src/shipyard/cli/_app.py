@@ -14,6 +14,7 @@ from shipyard.cli import (
     _data,
     _deploy,
     _experiments,
+    _features,
     _models,
     _monitor,
     _monitors,  # noqa: F401 - registers its commands on the monitor group
@@ -40,6 +41,7 @@ app.add_typer(_models.app, name="models")
 app.add_typer(_deploy.app, name="deploy")
 app.add_typer(_data.app, name="data")
 app.add_typer(_monitor.app, name="monitor")
+app.add_typer(_features.app, name="features")
 app.command("serve")(_serve.serve)
 app.add_typer(_store.app, name="store")
 app.add_typer(_store.config_app, name="config")

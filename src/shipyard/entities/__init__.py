@@ -3,6 +3,7 @@
 Stores return these, never live ORM rows; a later write never changes an entity already returned.
 """
 
+from shipyard.entities._features import FeatureDefinition, Materialization
 from shipyard.entities._monitoring import (
     Alert,
     AlertSignal,
@@ -52,6 +53,7 @@ __all__ = [
     "AlertState",
     "ContractVersion",
     "Event",
+    "FeatureDefinition",
     "Monitor",
     "MonitorResult",
     "MonitorState",
@@ -78,6 +80,7 @@ __all__ = [
     "Dataset",
     "Experiment",
     "LifecycleStage",
+    "Materialization",
     "Metric",
     "Param",
     "Project",

@@ -8,31 +8,137 @@ entity row without a match keeps its place with null features — entity rows ar
 duplicated or reordered. A null feature value in the chosen row stays null (values are not filled
 from older rows: a row is one observation).
 
-The join runs in DuckDB (an ``ASOF LEFT JOIN`` after keeping one feature row per key and event time),
-which spills to disk rather than running out of memory on large inputs. Timestamps without a time zone
-are taken as UTC.
+Window aggregations (:class:`AggregateInput`) take, for each entity row, the source rows of the same
+keys with an event time in ``(t - window, t]``.
+
+The joins are SQL run by DuckDB (an ``ASOF LEFT JOIN`` after keeping one feature row per key and
+event time), which spills to disk rather than running out of memory on large inputs. All times are
+``TIMESTAMPTZ`` in a session whose time zone is UTC, so timestamps without a zone are taken as UTC.
+:func:`pit_query` builds the query for any number of views; :func:`point_in_time_join` runs it on two
+DataFrames.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from shipyard.exceptions import InvalidParameter
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
 
-ROW = "__shipyard_row"
-FEATURE_TS = "__shipyard_feature_ts"
+ROW = "__sy_row"
+TS = "__sy_ts"
+CREATED = "__sy_created"
+ORDER = "__sy_order"
 
 
-def _quote(name: str) -> str:
+def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _utc(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
+def interval(micros: int) -> str:
+    return f"INTERVAL '{int(micros)} microseconds'"
+
+
+@dataclass
+class ViewInput:
+    """One view's rows as a SQL relation with the join ``keys``, ``__sy_ts`` (TIMESTAMPTZ), optionally
+    ``__sy_created`` and ``__sy_order``, and the feature columns; ``columns``: (source, output) pairs."""
+
+    relation: str
+    keys: list[str]
+    columns: list[tuple[str, str]]
+    ttl_us: int | None = None
+    created: bool = False
+    order: bool = False
+
+
+@dataclass
+class AggregateInput:
+    """A window-aggregation view: ``aggregates`` are (SQL template over ``{c}``, source column, window in
+    microseconds, output name, whether an empty window gives 0)."""
+
+    relation: str
+    keys: list[str]
+    aggregates: list[tuple[str, str, int, str, bool]] = field(default_factory=list)
+
+
+def dedup_order(view: ViewInput) -> str:
+    """The ORDER BY that ranks rows of one key and event time, the winner first."""
+    parts = ([f"{CREATED} DESC NULLS LAST"] if view.created else []) + ([f"{ORDER} DESC"] if view.order else [])
+    return ", ".join(parts) or TS
+
+
+def pit_query(entities: str, entity_ts: str, views: Sequence[ViewInput | AggregateInput]) -> str:
+    """The SQL of ``entities`` (a relation with ``__sy_row`` and ``entity_ts`` as TIMESTAMPTZ) joined to
+    every view in turn, ordered by ``__sy_row`` (which the result keeps)."""
+    ts = q(entity_ts)
+    ctes = [f"e0 AS (SELECT * FROM {entities})"]
+    for i, view in enumerate(views, 1):
+        on = " AND ".join(f"e.{q(k)} = f.{q(k)}" for k in view.keys)
+        if isinstance(view, AggregateInput):
+            ctes += _aggregate_ctes(i, view, ts)
+            continue
+        cols = ", ".join(q(c) for c, _ in view.columns)
+        extra = (f", {CREATED}" if view.created else "") + (f", {ORDER}" if view.order else "")
+        keys = ", ".join(q(k) for k in view.keys)
+        ctes.append(f"f{i} AS (SELECT {keys}, {TS}, {cols} FROM (SELECT {keys}, {TS}{extra}, {cols} FROM {view.relation}"
+                    f" WHERE {TS} IS NOT NULL) QUALIFY row_number() OVER (PARTITION BY {keys}, {TS} ORDER BY "
+                    f"{dedup_order(view)}) = 1)")
+        stale = f"f.{TS} IS NULL" + (f" OR e.{ts} - f.{TS} > {interval(view.ttl_us)}" if view.ttl_us else "")
+        picked = ", ".join(f"CASE WHEN {stale} THEN NULL ELSE f.{q(c)} END AS {q(out)}" for c, out in view.columns)
+        ctes.append(f"e{i} AS (SELECT e.*, {picked} FROM e{i - 1} e ASOF LEFT JOIN f{i} f ON {on} AND e.{ts} >= f.{TS})")
+    return f"WITH {', '.join(ctes)} SELECT * FROM e{len(views)} ORDER BY {ROW}"
+
+
+def _aggregate_ctes(i: int, view: AggregateInput, ts: str) -> list[str]:
+    """Window aggregates per entity row: the entity rows and the source rows in one relation, ordered by
+    time per key, each aggregate a window ``RANGE BETWEEN (w - 1 us) PRECEDING AND CURRENT ROW`` — the
+    rows in ``(t - w, t]`` (timestamps have microsecond resolution; peers at ``t`` are in). Entity rows
+    carry no values, so they count for nothing; only they are kept."""
+    keys = ", ".join(q(k) for k in view.keys)
+    windows = sorted({w for _, _, w, _, _ in view.aggregates})
+    named = ", ".join(f"w{j} AS (PARTITION BY {keys} ORDER BY {TS} RANGE BETWEEN {interval(w - 1)} PRECEDING AND "
+                      f"CURRENT ROW)" for j, w in enumerate(windows))
+    cols = ", ".join(dict.fromkeys(q(col) for _, col, _, _, _ in view.aggregates))
+    aggs = ", ".join(f"{tpl.format(c=q(col))} OVER w{windows.index(w)} AS {q(out)}"
+                     for tpl, col, w, out, _ in view.aggregates)
+    outs = ", ".join(f"COALESCE(a.{q(out)}, 0) AS {q(out)}" if zero else f"a.{q(out)}"
+                     for _, _, _, out, zero in view.aggregates)
+    union = (f"SELECT {keys}, {ts} AS {TS}, {ROW} FROM e{i - 1} UNION ALL BY NAME "
+             f"SELECT {keys}, {TS}, {cols} FROM {view.relation} WHERE {TS} IS NOT NULL")
+    return [f"a{i} AS (SELECT {ROW}, {aggs} FROM ({union}) WINDOW {named} QUALIFY {ROW} IS NOT NULL)",
+            f"e{i} AS (SELECT e.*, {outs} FROM e{i - 1} e LEFT JOIN a{i} a ON e.{ROW} = a.{ROW})"]
+
+
+def arrow_batches(con: duckdb.DuckDBPyConnection, query: str, rows: int) -> Any:
+    """The query's result as a stream of Arrow record batches (DuckDB 1.x and 2.x)."""
+    relation = con.sql(query)
+    reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+    return reader(rows)
+
+
+def connect(memory_limit: str | None = None, temp_directory: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for feature work: UTC, spilling to ``temp_directory`` past ``memory_limit``."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if temp_directory:
+        con.execute(f"SET temp_directory = '{temp_directory}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def utc(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
+    """``frame[column]`` as UTC timestamps (naive means UTC; strings are parsed)."""
     import pandas as pd
 
     if column not in frame.columns:
@@ -59,8 +165,6 @@ def point_in_time_join(
     """``entities`` with ``columns`` of ``features`` as of each entity row's ``entity_timestamp``
     (see the module docstring). ``keys``: the join keys, in both frames; ``timestamp`` / ``created``:
     the feature rows' event and creation times; ``prefix``: prepended to the added column names."""
-    import duckdb
-
     keys, columns = list(keys), list(columns)
     if not keys:
         raise InvalidParameter("A point-in-time join needs at least one join key.")
@@ -75,40 +179,23 @@ def point_in_time_join(
     clash = [f"{prefix}{c}" for c in columns if f"{prefix}{c}" in entities.columns]
     if clash:
         raise InvalidParameter(f"The entity rows already have columns {clash}: pass a prefix= for the features.")
-    stamps = _utc(entities, entity_timestamp, "entity rows")
+    stamps = utc(entities, entity_timestamp, "entity rows")
     if features.empty:  # nothing to join (an empty frame's key columns may not even have the keys' type)
         return entities.assign(**{entity_timestamp: stamps}, **{prefix + c: features[c].reindex(entities.index)
                                                                for c in columns})
     left = entities.assign(**{ROW: range(len(entities)), entity_timestamp: stamps})
-    right = features[[*keys, *columns, *([created] if created else [])]].assign(
-        **{FEATURE_TS: _utc(features, timestamp, "feature rows"), "__shipyard_order": range(len(features))})
+    right = features[[*keys, *columns]].assign(**{TS: utc(features, timestamp, "feature rows"),
+                                                 ORDER: range(len(features))})
     if created:
-        right[created] = _utc(features, created, "feature rows")
-    key_list = ", ".join(_quote(k) for k in keys)
-    order = (f"{_quote(created)} DESC NULLS LAST, " if created else "") + '"__shipyard_order" DESC'
-    picked = ", ".join(f"f.{_quote(c)} AS {_quote(prefix + c)}" for c in columns)
-    stale = (f"e.{_quote(entity_timestamp)} - e.{FEATURE_TS} > INTERVAL '{int(ttl.total_seconds() * 1_000_000)} microseconds'"
-             if ttl is not None else "FALSE")
-    outputs = ", ".join(f"CASE WHEN {stale} THEN NULL ELSE {_quote(prefix + c)} END AS {_quote(prefix + c)}"
-                        for c in columns)
-    query = f"""
-        WITH f AS (
-            SELECT * FROM right_rows WHERE {FEATURE_TS} IS NOT NULL
-            QUALIFY row_number() OVER (PARTITION BY {key_list}, {FEATURE_TS} ORDER BY {order}) = 1
-        ), joined AS (
-            SELECT e.*, f.{FEATURE_TS}, {picked}
-            FROM left_rows e ASOF LEFT JOIN f
-              ON {" AND ".join(f"e.{_quote(k)} = f.{_quote(k)}" for k in keys)}
-             AND e.{_quote(entity_timestamp)} >= f.{FEATURE_TS}
-        )
-        SELECT * EXCLUDE ({FEATURE_TS}, {", ".join(_quote(prefix + c) for c in columns)}), {outputs}
-        FROM joined e ORDER BY {ROW}
-    """
-    con = duckdb.connect()
+        right[CREATED] = utc(features, created, "feature rows")
+    view = ViewInput("right_rows", keys, [(c, prefix + c) for c in columns],
+                     int(ttl / dt.timedelta(microseconds=1)) if ttl is not None else None, created=bool(created),
+                     order=True)
+    con = connect()
     try:
         con.register("left_rows", left)
         con.register("right_rows", right)
-        result: pd.DataFrame = con.execute(query).df()
+        result: pd.DataFrame = con.execute(pit_query("left_rows", entity_timestamp, [view])).df()
     finally:
         con.close()
     result = result.drop(columns=[ROW])

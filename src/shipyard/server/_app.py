@@ -228,6 +228,9 @@ def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAP
     from shipyard.server._mlflow import install
 
     install(app)
+    from shipyard.server import _features
+
+    _features.install(app, ws)
 
     @app.exception_handler(FileNotFoundError)
     async def missing(request: Request, exc: FileNotFoundError) -> Response:

@@ -69,6 +69,7 @@ from shipyard.entities import (
     RunTag,
     User,
 )
+from shipyard.storage._feature_port import FeatureRegistryStore
 
 
 class ExperimentStore(abc.ABC):
@@ -662,13 +663,13 @@ class EventStore(abc.ABC):
 PAGED = frozenset({
     "list_experiments", "get_metric_history", "list_artifacts", "search_registered_models",
     "search_model_versions", "alias_history", "list_deployments", "deployment_history",
-    "list_contracts", "list_monitors", "list_monitor_results", "list_alerts", "list_events",
+    "list_contracts", "list_monitors", "list_feature_definitions", "list_monitor_results", "list_alerts", "list_events",
 })
 
 
 class MetadataStore(
     ExperimentStore, RunStore, LineageStore, LoggedModelStore, RegistryStore, DeploymentStore, ContractStore,
-    MonitorStore, EventStore,
+    MonitorStore, EventStore, FeatureRegistryStore,
 ):
     """Union of the role interfaces, plus housekeeping."""
 

@@ -14,6 +14,7 @@ from shipyard.exceptions import AlreadyExists, FilterSyntaxError, InvalidParamet
 from shipyard.storage.base import MetadataStore
 from shipyard.testing._deployment_suite import DeploymentStoreSuite
 from shipyard.testing._logged_suite import LoggedModelStoreSuite
+from shipyard.testing._feature_suite import FeatureRegistryStoreSuite
 from shipyard.testing._monitor_suite import MonitorStoreSuite
 from shipyard.testing._registry_suite import RegistryStoreSuite
 
@@ -22,7 +23,8 @@ def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
-class MetadataStoreSuite(LoggedModelStoreSuite, RegistryStoreSuite, DeploymentStoreSuite, MonitorStoreSuite):
+class MetadataStoreSuite(LoggedModelStoreSuite, RegistryStoreSuite, DeploymentStoreSuite, MonitorStoreSuite,
+                         FeatureRegistryStoreSuite):
     """Subclass and override the ``store`` fixture. Each test uses its own project, so a shared
     database (PostgreSQL) needs no cleaning between tests."""
 

@@ -18,7 +18,7 @@ from shipyard.exceptions import BackendUnavailable, ConfigError, InvalidParamete
 from shipyard.storage._sql._schema import SCHEMA_HEAD
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-_KNOWN = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+_KNOWN = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 
 
 def normalize_uri(uri: str) -> str:

@@ -32,6 +32,7 @@ from shipyard.storage._filter import parse_filter, parse_order_by
 from shipyard.storage._sql import _engine
 from shipyard.storage._sql._access import SqlAccessMixin
 from shipyard.storage._sql._deployments import SqlDeploymentMixin
+from shipyard.storage._sql._features import SqlFeatureMixin
 from shipyard.storage._sql._logged import SqlLoggedModelMixin
 from shipyard.storage._sql._monitoring import SqlMonitoringMixin
 from shipyard.storage._sql._registry import SqlRegistryMixin, require_name, window
@@ -57,7 +58,7 @@ _TAGS = tags  # method arguments named `tags` shadow the table
 _NEW_PROJECTS = "shipyard_new_projects"  # conn.info key: projects created in the open transaction
 
 
-class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlDeploymentMixin, SqlMonitoringMixin, SqlAccessMixin,
+class SqlStore(SqlLoggedModelMixin, SqlRegistryMixin, SqlDeploymentMixin, SqlMonitoringMixin, SqlFeatureMixin, SqlAccessMixin,
                MetadataStore):
     """Metadata store over SQLAlchemy 2: ``sqlite:///path.db`` or ``postgresql+psycopg://...``.
 

@@ -1,0 +1,352 @@
+"""Training sets: entity rows joined point-in-time to applied feature views, out of core in DuckDB.
+
+``training_set(entity_df, features=[...])`` reads each view's source in place (Parquet, CSV, SQL),
+builds one query (:func:`shipyard.features._pit.pit_query`) and returns a :class:`TrainingSet`; the
+result is recorded as a dataset (content hash, the feature views and their versions) and, inside an
+active run, linked to it as an input — so lineage reaches from a model version back to the feature
+definitions. Without entity rows, ``training_set(features=..., start=..., end=...)`` retrieves every
+entity's values as of each event time (or each ``every`` step) in the range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipyard._internal._time import parse_duration, parse_when
+from shipyard.config import get_settings
+from shipyard.entities import Dataset
+from shipyard.exceptions import InvalidParameter
+from shipyard.features._definitions import (
+    AGGREGATES,
+    FeatureView,
+    OnDemandFeatureView,
+    Source,
+    literal,
+    quote,
+)
+from shipyard.features._pit import (
+    CREATED,
+    ORDER,
+    ROW,
+    TS,
+    AggregateInput,
+    ViewInput,
+    arrow_batches,
+    connect,
+    pit_query,
+    utc,
+)
+from shipyard.features._registry import Selected, resolve, visible_columns
+from shipyard.workspace import current_workspace
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+ENTITIES = "__sy_entities"
+
+
+def source_relation(con: duckdb.DuckDBPyConnection, view: FeatureView, columns: Sequence[str]) -> str:
+    """The view's source as ``(SELECT keys, __sy_ts, [__sy_created, __sy_order], columns ...)``, times as
+    TIMESTAMPTZ (UTC)."""
+    src: Source = view.source
+    relation = src.relation(con)
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    except Exception as exc:  # noqa: BLE001 - DuckDB raises many kinds; all mean "cannot read the source"
+        raise InvalidParameter(f"Cannot read the source of feature view {view.name!r} ({src.spec()}): {exc}") from exc
+    have = {row[0] for row in described}
+    needed = [*view.join_keys, src.timestamp, *([src.created] if src.created else []), *columns]
+    missing = [c for c in dict.fromkeys(needed) if c not in have]
+    if missing:
+        raise InvalidParameter(f"The source of feature view {view.name!r} has no column(s) {missing}; it has "
+                               f"{sorted(have)}. Fix the view's definition or its data.")
+    parts = [*(quote(k) for k in view.join_keys), f"CAST({quote(src.timestamp)} AS TIMESTAMPTZ) AS {TS}"]
+    if src.created:
+        parts.append(f"CAST({quote(src.created)} AS TIMESTAMPTZ) AS {CREATED}")
+    order = _order_expression(src)
+    if order:
+        parts.append(f"{order} AS {ORDER}")
+    parts += [quote(c) for c in dict.fromkeys(columns) if c not in view.join_keys]
+    if order and src.type == "parquet":
+        relation = relation.replace("union_by_name = true)", "union_by_name = true, filename = true, "
+                                                             "file_row_number = true)")
+    return f"(SELECT {', '.join(parts)} FROM {relation})"
+
+
+def _order_expression(src: Source) -> str | None:
+    """Source order for exact duplicates (Parquet: file name, then row in the file); None elsewhere."""
+    return "(filename, file_row_number)" if src.type == "parquet" else None
+
+
+def view_input(con: duckdb.DuckDBPyConnection, sel: Selected) -> ViewInput | AggregateInput:
+    view = sel.view
+    assert isinstance(view, FeatureView)
+    if view.aggregations:
+        by_name = {a.feature: a for a in view.aggregations}
+        chosen = [by_name[f] for f in sel.features]
+        relation = source_relation(con, view, [a.column for a in chosen])
+        return AggregateInput(relation, view.join_keys, [
+            (AGGREGATES[a.function], a.column, a.window_ms * 1000, out, a.function in ("count", "count_distinct"))
+            for a, out in zip(chosen, sel.outputs, strict=True)])
+    relation = source_relation(con, view, sel.features)
+    ttl = view.ttl_ms
+    return ViewInput(relation, view.join_keys, list(zip(sel.features, sel.outputs, strict=True)),
+                     ttl * 1000 if ttl else None, created=bool(view.source.created), order=view.source.type == "parquet")
+
+
+@dataclass
+class TrainingSet:
+    """The result of :func:`training_set`: the joined rows (``df``, or a Parquet file at ``path`` for
+    out-of-core runs), the feature views used with their versions, and the dataset record."""
+
+    features: list[str]
+    views: dict[str, int]
+    dataset: Dataset | None
+    df: pd.DataFrame | None = None
+    path: Path | None = None
+
+    def to_pandas(self) -> pd.DataFrame:
+        if self.df is not None:
+            return self.df
+        import pandas as pd
+
+        assert self.path is not None
+        return pd.read_parquet(self.path)
+
+    def __len__(self) -> int:
+        if self.df is not None:
+            return len(self.df)
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(self.path).metadata.num_rows) if self.path else 0
+
+
+#: DuckDB's memory cap for feature work unless a call names one: past it, joins spill to disk.
+MEMORY_LIMIT = "1GB"
+
+
+def spill_directory() -> str:
+    """Where DuckDB spills (under the Shipyard home)."""
+    tmp = Path(get_settings().home).expanduser() / "tmp" / "duckdb"
+    tmp.mkdir(parents=True, exist_ok=True)
+    return str(tmp)
+
+
+def _register_entities(con: duckdb.DuckDBPyConnection, entity_df: Any, entity_timestamp: str,
+                       selected: Sequence[Selected]) -> list[str]:
+    """Register the entity rows as ``__sy_entities`` (with ``__sy_row``); returns their columns."""
+    import pandas as pd
+
+    keys = list(dict.fromkeys(k for s in selected if isinstance(s.view, FeatureView) for k in s.view.join_keys))
+    if isinstance(entity_df, (str, Path)):
+        path = str(entity_df)
+        if not path.endswith((".parquet", ".pq")) and "*" not in path:
+            raise InvalidParameter(f"Entity rows from a file must be Parquet, got {path!r}.")
+        raw = f"read_parquet({literal(path)}, filename = true, file_row_number = true)"
+        try:
+            columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {raw}").fetchall()]
+        except Exception as exc:  # noqa: BLE001 - DuckDB's I/O errors
+            raise InvalidParameter(f"Cannot read the entity rows {path!r}: {exc}") from exc
+        columns = [c for c in columns if c not in ("filename", "file_row_number")]
+        if entity_timestamp in columns:
+            con.execute(f"CREATE TEMP VIEW {ENTITIES}_v AS SELECT * EXCLUDE (filename, file_row_number) REPLACE "
+                        f"(CAST({quote(entity_timestamp)} AS TIMESTAMPTZ) AS {quote(entity_timestamp)}), "
+                        f"row_number() OVER (ORDER BY filename, file_row_number) AS {ROW} FROM {raw}")
+    elif isinstance(entity_df, pd.DataFrame):
+        frame = entity_df.assign(**{entity_timestamp: utc(entity_df, entity_timestamp, "entity rows"),
+                                    ROW: range(len(entity_df))})
+        con.register(f"{ENTITIES}_v", frame)
+        columns = [str(c) for c in entity_df.columns]
+    else:
+        raise InvalidParameter(f"entity_df must be a pandas DataFrame or a Parquet path, got {type(entity_df).__name__}.")
+    if entity_timestamp not in columns:
+        raise InvalidParameter(f"The entity rows have no timestamp column {entity_timestamp!r}; they have {columns}. "
+                               "Pass entity_timestamp= to name it.")
+    missing = [k for k in keys if k not in columns]
+    if missing:
+        raise InvalidParameter(f"The entity rows lack the join key(s) {missing} of the requested views; they have "
+                               f"{columns}.")
+    return columns
+
+
+def _range_entities(con: duckdb.DuckDBPyConnection, selected: Sequence[Selected], start: int, end: int,
+                    every: int | None, entity_timestamp: str) -> list[str]:
+    """Entity rows for a range retrieval: every key of the views, at each event time in [start, end]
+    (or at each ``every`` step)."""
+    plain = [s for s in selected if isinstance(s.view, FeatureView)]
+    keysets = {tuple(s.view.join_keys) for s in plain}  # type: ignore[union-attr]
+    if len(keysets) != 1:
+        raise InvalidParameter("A range retrieval needs views that share the same join keys; these have "
+                               f"{sorted(keysets)}. Give entity rows instead.")
+    keys = list(next(iter(keysets)))
+    lo, hi = f"make_timestamptz({start * 1000})", f"make_timestamptz({end * 1000})"
+    key_list = ", ".join(quote(k) for k in keys)
+    parts = []
+    for s in plain:
+        assert isinstance(s.view, FeatureView)
+        rel = source_relation(con, s.view, [])
+        if every:
+            parts.append(f"SELECT DISTINCT {key_list} FROM {rel} WHERE {TS} <= {hi}")
+        else:
+            parts.append(f"SELECT DISTINCT {key_list}, {TS} AS {quote(entity_timestamp)} FROM {rel} "
+                         f"WHERE {TS} >= {lo} AND {TS} <= {hi}")
+    union = " UNION ".join(parts)
+    if every:
+        grid = f"SELECT unnest(generate_series({lo}, {hi}, {every * 1000} * INTERVAL '1 microsecond')) AS " \
+               f"{quote(entity_timestamp)}"
+        union = f"SELECT k.*, g.* FROM ({union}) k CROSS JOIN ({grid}) g"
+    con.execute(f"CREATE TEMP TABLE {ENTITIES}_v AS SELECT *, row_number() OVER (ORDER BY {quote(entity_timestamp)}, "
+                f"{key_list}) AS {ROW} FROM ({union})")
+    return [*keys, entity_timestamp]
+
+
+def training_set(
+    entity_df: pd.DataFrame | str | Path | None = None, features: Sequence[str] = (), *,
+    entity_timestamp: str = "event_timestamp", start: Any = None, end: Any = None, every: str | None = None,
+    full_names: bool = False, name: str = "training-set", output: str | Path | None = None, log: bool = True,
+    memory_limit: str | None = None, project: str | None = None,
+) -> TrainingSet:
+    """Join each entity row to the latest values of ``features`` at or before its timestamp.
+
+    Args:
+        entity_df: the entity rows: a DataFrame or a Parquet file (read out of core); their join-key
+            columns and ``entity_timestamp``. Leave it out for a range retrieval (``start``/``end``).
+        features: ``"view:feature"`` references (``"view:*"`` for all of a view's features),
+            including on-demand views, which are computed on the joined rows.
+        start, end, every: a range retrieval: every entity of the views at each event time in
+            ``[start, end]``, or at each step of ``every`` (e.g. ``"1h"``).
+        full_names: name the columns ``view__feature`` (needed when two views share a feature name).
+        name: the dataset record's name.
+        output: write the result to this Parquet file instead of memory (for results larger than memory).
+        log: record the dataset (and link it to the active run, if any).
+        memory_limit: DuckDB's memory cap for the join (default ``MEMORY_LIMIT``); it spills past it.
+
+    Raises:
+        NotFound: a feature view is not applied. InvalidParameter: bad references, missing columns.
+    """
+    project = project or get_settings().project
+    selected = resolve(features, project=project, full_names=full_names)
+    wanted = visible_columns(features, selected, full_names)
+    con = connect(memory_limit or MEMORY_LIMIT, spill_directory())
+    try:
+        if entity_df is None:
+            if start is None or end is None:
+                raise InvalidParameter("training_set() needs entity rows, or start= and end= for a range retrieval.")
+            step = parse_duration(every, "every") if every else None
+            columns = _range_entities(con, selected, parse_when(start), parse_when(end), step, entity_timestamp)
+        else:
+            columns = _register_entities(con, entity_df, entity_timestamp, selected)
+        clash = [c for s in selected for c in s.outputs if c in columns]
+        if clash:
+            raise InvalidParameter(f"The entity rows already have columns {clash}: drop them or pass full_names=True.")
+        inputs = [view_input(con, s) for s in selected if isinstance(s.view, FeatureView)]
+        query = pit_query(f"{ENTITIES}_v", entity_timestamp, inputs)
+        demand = [s for s in selected if isinstance(s.view, OnDemandFeatureView)]
+        hidden = [o for s in selected for o in s.outputs if o not in wanted]
+        final = f"SELECT * EXCLUDE ({ROW}) FROM ({query})"
+        try:
+            if output is not None:
+                path = _write_parquet(con, final, Path(output), demand, hidden)
+                result = TrainingSet(wanted, {s.view.name: s.version for s in selected}, None, path=path)
+            else:
+                frame = con.execute(final).df()
+                frame = _on_demand(frame, demand).drop(columns=hidden)
+                if entity_df is not None and not isinstance(entity_df, (str, Path)):
+                    frame.index = entity_df.index
+                result = TrainingSet(wanted, {s.view.name: s.version for s in selected}, None, df=frame)
+        except InvalidParameter:
+            raise
+        except Exception as exc:  # noqa: BLE001 - DuckDB's errors (type mismatches of keys, ...)
+            raise InvalidParameter(f"The training-set query failed: {exc}. Check that the entity rows' join keys "
+                                   "have the same types as the sources' (e.g. both strings).") from exc
+    finally:
+        con.close()
+    if log:
+        result.dataset = _record(result, name, project)
+    return result
+
+
+def _on_demand(frame: pd.DataFrame, demand: Sequence[Selected]) -> pd.DataFrame:
+    for sel in demand:
+        view = sel.view
+        assert isinstance(view, OnDemandFeatureView)
+        inputs = frame.rename(columns={ref.partition(":")[2]: ref for ref in view.inputs})
+        computed = view.apply(inputs)
+        for feature, out in zip(sel.features, sel.outputs, strict=True):
+            frame[out] = computed[feature].to_numpy()
+    return frame
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path, demand: Sequence[Selected],
+                   hidden: Sequence[str]) -> Path:
+    """Stream the result into ``target`` (atomically: a temporary file renamed at the end)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if not demand and not hidden:
+            con.execute(f"COPY ({query}) TO {literal(str(tmp))} (FORMAT parquet)")
+        else:
+            reader = arrow_batches(con, query, 200_000)
+            writer = None
+            try:
+                for batch in reader:
+                    frame = _on_demand(batch.to_pandas(), demand).drop(columns=list(hidden))
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table)
+            finally:
+                if writer is not None:
+                    writer.close()
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _record(result: TrainingSet, name: str, project: str) -> Dataset:
+    """The dataset record of a training set (content hash, views and versions), linked to the active run."""
+    from shipyard.tracking import _fluent
+    from shipyard.tracking._datasets import fingerprint
+
+    if result.df is not None:
+        digest, schema, profile = fingerprint(result.df)
+        rows = len(result.df)
+    else:
+        assert result.path is not None
+        sha = hashlib.sha256()
+        with open(result.path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                sha.update(block)
+        digest, rows = sha.hexdigest(), len(result)
+        import pyarrow.parquet as pq
+
+        schema = {"columns": [{"name": f.name, "dtype": str(f.type)} for f in pq.read_schema(result.path)]}
+        profile = {"num_rows": rows}
+    profile = {**profile, "features": {"refs": result.features, "views": result.views}}
+    source = "features:" + ",".join(f"{v}@v{n}" for v, n in sorted(result.views.items()))
+    store = current_workspace().metadata
+    dataset = store.log_dataset(project, name=name, digest=digest, num_rows=rows, schema=schema, profile=profile,
+                                source=source)
+    run = _fluent.active_run()
+    if run is not None:
+        store.link_dataset(run.id, dataset.id, "training", "input")
+    return dataset
+
+
+def feature_lineage(dataset: Dataset) -> dict[str, int]:
+    """The feature views (and versions) a training-set dataset was built from."""
+    features = dict(dataset.profile).get("features") or {}
+    return {str(k): int(v) for k, v in dict(features.get("views") or {}).items()}
+

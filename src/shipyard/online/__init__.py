@@ -1,0 +1,1 @@
+"""The online store port (:mod:`shipyard.online.base`) and its backends: SQLite and Redis."""
