@@ -64,3 +64,20 @@ def test_demo_trains_tracks_and_summarises() -> None:
 
     report = Path(get_settings().home) / "reports" / "flights-seasonal.html"
     assert report.is_file() and report.read_text().count("<svg") >= 10 and report.with_suffix(".json").is_file()
+
+    # the feature-store step: definitions applied, a point-in-time training set as the run's dataset, features
+    # materialized, and a deployment that reads them online by origin and tail number
+    from shipyard.features import feature_lineage
+
+    assert {(d.kind, d.name) for d in sy.features.definitions()} == {
+        ("entity", "airport"), ("entity", "plane"), ("feature_view", "origin_weather"), ("feature_view", "plane_info")}
+    fs_version = sy.registry.get_version("flight-delay-features", 1)
+    inputs = client.store.list_run_datasets(fs_version.run_id)
+    dataset = next(i.dataset for i in inputs if i.dataset.name == "flights-features-train")
+    assert feature_lineage(dataset) == {"origin_weather": 1, "plane_info": 1}
+    marks = {m.view: m for m in sy.features.materializations()}
+    assert set(marks) == {"origin_weather", "plane_info"} and marks["origin_weather"].rows >= 3
+    served = sy.predictions("flights-features")
+    assert len(served) > 50 and served["in_temp"].notna().mean() > 0.9 and served["in_seats"].notna().mean() > 0.5
+    assert "in_tailnum" in served.columns  # the client sent the key, the server added the features
+    assert "read 9 features online by origin and tail number" in text

@@ -226,6 +226,9 @@ def run_demo(n_configs: int = 5, rows: int = 336_776, experiment: str = "flight-
     from shipyard.cli._demo_monitoring import monitor_demo
 
     monitor_demo(train, test, CATEGORICAL + NUMERIC)
+    from shipyard.cli._demo_features import features_demo
+
+    features_demo()
     console.print(
         f"Best: [bold]{best['run_name']}[/] (run {best['run_id'][:8]}), test AUC {best['metrics.test_auc']:.4f}. "
         f"Demo took {time.perf_counter() - started:.0f}s.\n"

@@ -38,6 +38,9 @@ def _routes(specs: list[str]) -> dict[str, int]:
         routes[model.strip()] = int(weight)
     return routes
 
+FeatureOpt = Annotated[Optional[list[str]], typer.Option("--feature", help="Read this 'view:feature' from the online "
+                                                         "store by the request's entity keys (repeatable).")]
+
 
 def _dict(d: Any) -> dict[str, Any]:
     return {"name": d.name, "revision": d.revision, "state": d.state.value,
@@ -67,18 +70,20 @@ def _change(name: str, route: list[str], shadow: list[str] | None, sticky_key: s
 @app.command()
 def create(name: str, route: RouteOpt, shadow: ShadowOpt = None, sticky_key: StickyOpt = None,
            max_batch_size: BatchOpt = None, max_wait_ms: WaitOpt = None, cache_size: CacheOpt = None,
-           cache_ttl: TtlOpt = None, reason: ReasonOpt = None) -> None:
+           cache_ttl: TtlOpt = None, reason: ReasonOpt = None, feature: FeatureOpt = None) -> None:
     """Create a deployment."""
-    config = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms, "cache_size": cache_size, "cache_ttl_s": cache_ttl}
+    config = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms, "cache_size": cache_size, "cache_ttl_s": cache_ttl,
+              "features": feature}
     _change(name, route, shadow, sticky_key, config, reason, must_exist=False)
 
 
 @app.command()
 def update(name: str, route: RouteOpt, shadow: ShadowOpt = None, sticky_key: StickyOpt = None,
            max_batch_size: BatchOpt = None, max_wait_ms: WaitOpt = None, cache_size: CacheOpt = None,
-           cache_ttl: TtlOpt = None, reason: ReasonOpt = None) -> None:
+           cache_ttl: TtlOpt = None, reason: ReasonOpt = None, feature: FeatureOpt = None) -> None:
     """Replace a deployment's routes, shadows and sticky key (a new revision; the old one stays in the history)."""
-    config = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms, "cache_size": cache_size, "cache_ttl_s": cache_ttl}
+    config = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms, "cache_size": cache_size, "cache_ttl_s": cache_ttl,
+              "features": feature}
     _change(name, route, shadow, sticky_key, config, reason, must_exist=True)
 
 

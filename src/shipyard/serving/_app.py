@@ -62,6 +62,10 @@ class Served:
     def label(self) -> str:
         return f"{self.version.name}/{self.version.version}"
 
+    def validate_frame(self, frame: Any) -> tuple[Any, Any, list[str] | None]:
+        """Like :meth:`validate`, for a request already decoded (and enriched with online features)."""
+        return enforce(frame, self.model.signature, self.model.extra), frame, None
+
     def validate(self, body: Any, protocol: str) -> tuple[Any, Any, list[str] | None]:
         """The request's rows checked against this model's signature, ready for the batch queue,
         and what the prediction log keeps of them: (rows, logged inputs, their column names). The
@@ -94,6 +98,24 @@ def _sticky_value(body: Any, key: str, protocol: str, columns: list[str] | None)
     return str(frame[key].iloc[0]) if key in frame.columns and len(frame) else None
 
 
+class FeatureLookup:
+    """A deployment's online features: the request's entity keys (and request fields) in, the feature
+    columns read from the online store added — what the model sees and the prediction log keeps."""
+
+    def __init__(self, workspace: Workspace, project: str, refs: list[str]) -> None:
+        from shipyard.features._online import OnlineReader
+
+        self.workspace, self.refs = workspace, refs
+        self.reader = OnlineReader(project, store=workspace.metadata)
+
+    def enrich(self, frame: Any, at_ms: int | None) -> Any:
+        entities = {str(c): frame[c].tolist() for c in frame.columns}
+        result = self.reader.read(self.refs, entities, at_ms=at_ms, store=self.workspace.online)
+        added = {name: values for name, values in zip(result.names, result.values, strict=True)
+                 if name not in entities}
+        return frame.assign(**added)
+
+
 @dataclass
 class Target:
     """What a name answers with: one model, or a deployment's routes (+ shadows)."""
@@ -106,6 +128,7 @@ class Target:
     log: PredictionLog | None = None
     deployment: bool = False
     cache: ResponseCache | None = None
+    features: FeatureLookup | None = None
 
 
 class InferenceServer:
@@ -234,7 +257,10 @@ class InferenceServer:
             log = PredictionLog(self.workspace, self.project, name)
         size = int(d.config.get("cache_size", 0))
         cache = ResponseCache(size, float(d.config.get("cache_ttl_s", 60))) if size > 0 else None
-        return Target(name, routes, Router(d.routes), d.sticky_key, shadow, log, deployment=True, cache=cache)
+        refs = list(d.config.get("features") or [])
+        lookup = FeatureLookup(self.workspace, self.project, refs) if refs else None
+        return Target(name, routes, Router(d.routes), d.sticky_key, shadow, log, deployment=True, cache=cache,
+                      features=lookup)
 
     # -- the request path -------------------------------------------------------------------------------
     def target(self, name: str) -> Target:
@@ -248,7 +274,12 @@ class InferenceServer:
         if target.sticky_key is not None:
             key = _sticky_value(body, target.sticky_key, protocol, next(iter(target.routes.values())).columns)
         served = target.routes[target.router.choose(key)]
-        rows, logged, columns = served.validate(body, protocol)
+        frame = None
+        if target.features is not None:  # entity keys in, the features read from the online store added
+            frame = target.features.enrich(_DECODERS[protocol](body, None), self.clock() if self.clock else None)
+            rows, logged, columns = served.validate_frame(frame)
+        else:
+            rows, logged, columns = served.validate(body, protocol)
         started = time.perf_counter()
         cache_key, hit = None, None
         if target.cache is not None:
@@ -269,15 +300,17 @@ class InferenceServer:
                                latency_ms=(time.perf_counter() - started) * 1000,
                                ts=self.clock() if self.clock is not None else None)
             for shadow in target.shadow:
-                task = asyncio.get_running_loop().create_task(self._shadow(target, shadow, body, protocol, request_id))
+                task = asyncio.get_running_loop().create_task(self._shadow(target, shadow, body, protocol, request_id,
+                                                                           frame))
                 self._background.add(task)  # the loop keeps only weak references to tasks
                 task.add_done_callback(self._background.discard)
         return served, preds, probas
 
-    async def _shadow(self, target: Target, served: Served, body: Any, protocol: str, request_id: str) -> None:
+    async def _shadow(self, target: Target, served: Served, body: Any, protocol: str, request_id: str,
+                      frame: Any = None) -> None:
         """Mirror a request to a shadow model: logged, never returned; its failures touch nothing live."""
         try:
-            rows, logged, columns = served.validate(body, protocol)
+            rows, logged, columns = served.validate_frame(frame) if frame is not None else served.validate(body, protocol)
             preds, probas = await served.batcher.submit(rows)
             self.metrics.route(target.name, f"shadow:{served.ref}")
             if target.log is not None:

@@ -123,27 +123,44 @@ class Deployments:
         self, name: str, routes: Mapping[str, int] | Sequence[Route], *, shadow: Sequence[str] = (),
         sticky_key: str | None = None, max_batch_size: int | None = None, max_wait_ms: int | None = None,
         cache_size: int | None = None, cache_ttl_s: int | None = None, description: str | None = None,
-        reason: str | None = None,
+        reason: str | None = None, features: Sequence[str] | None = None,
     ) -> Deployment:
         """Create ``name``, or update it to exactly this state (a new revision in its history).
         ``max_batch_size`` / ``max_wait_ms``: micro-batching; ``cache_size`` (entries, 0 = off) and
-        ``cache_ttl_s``: the response cache. Settings left None keep their current value."""
+        ``cache_ttl_s``: the response cache; ``features``: ``"view:feature"`` references the server
+        reads from the online store by the request's entity keys before predicting (``[]`` turns it
+        off). Settings left None keep their current value."""
         if sticky_key is not None and not _KEY.fullmatch(sticky_key):
             raise InvalidParameter(f"sticky_key {sticky_key!r} must be a field name (letters, digits, _ . -).")
         clean = self._routes(routes)
         shadows = self._shadow(shadow, clean)
         changes = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms, "cache_size": cache_size,
                    "cache_ttl_s": cache_ttl_s}
+        if features is not None:
+            if isinstance(features, str) or not all(isinstance(f, str) and ":" in f for f in features):
+                raise InvalidParameter(f"features must be a list of 'view:feature' references, got {features!r}.")
+            from shipyard.features._registry import resolve
+
+            if features:
+                resolve(list(features), project=self.project, store=self.store)  # fail now, not per request
         try:
             current = self.store.get_deployment(self.project, name)
         except NotFound:
+            config = self._config(None, changes)
+            if features:
+                config["features"] = list(features)
             return self.store.create_deployment(  # type: ignore[no-any-return]
                 self.project, name, routes=clean, shadow=shadows, sticky_key=sticky_key,
-                config=self._config(None, changes), description=description, actor=_environment.user(), reason=reason,
+                config=config, description=description, actor=_environment.user(), reason=reason,
             )
+        config = self._config(current.config, changes)
+        if features is not None:
+            config.pop("features", None)
+            if features:
+                config["features"] = list(features)
         return self.store.update_deployment(  # type: ignore[no-any-return]
             self.project, name, action="update", routes=clean, shadow=shadows, sticky_key=sticky_key,
-            config=self._config(current.config, changes), state=current.state, expected_revision=current.revision,
+            config=config, state=current.state, expected_revision=current.revision,
             actor=_environment.user(), reason=reason,
         )
 

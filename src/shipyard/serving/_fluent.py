@@ -19,12 +19,14 @@ def deployments(project: str | None = None) -> Deployments:
 def deploy(name: str, routes: Mapping[str, int] | Sequence[Route], *, shadow: Sequence[str] = (),
            sticky_key: str | None = None, max_batch_size: int | None = None, max_wait_ms: int | None = None,
            cache_size: int | None = None, cache_ttl_s: int | None = None, description: str | None = None,
-           reason: str | None = None) -> Deployment:
+           reason: str | None = None, features: Sequence[str] | None = None) -> Deployment:
     """Create or update a deployment: ``sy.deploy("flights-prod", routes={"flight-delay@champion": 90,
-    "flight-delay@challenger": 10}, shadow=["flight-delay/7"], sticky_key="user_id")``."""
+    "flight-delay@challenger": 10}, shadow=["flight-delay/7"], sticky_key="user_id")``; with
+    ``features=["origin_weather:temp", ...]`` the server reads those features from the online store by
+    the request's entity keys before predicting."""
     return deployments().deploy(name, routes, shadow=shadow, sticky_key=sticky_key, max_batch_size=max_batch_size,
                                 max_wait_ms=max_wait_ms, cache_size=cache_size, cache_ttl_s=cache_ttl_s,
-                                description=description, reason=reason)
+                                description=description, reason=reason, features=features)
 
 
 def promote(name: str, model: str, reason: str | None = None) -> Deployment:
