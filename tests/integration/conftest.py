@@ -59,7 +59,7 @@ class ServerProcess:
     """``shipyard server`` in a process of its own, so that its memory and CPU are measured apart from
     the test's (with one worker the server is this process; ``pid`` is what to watch)."""
 
-    def __init__(self, store_uri: str, artifact_uri: str, log_dir: Path, workers: int = 1) -> None:
+    def __init__(self, store_uri: str, artifact_uri: str, log_dir: Path, workers: int = 1, *args: str) -> None:
         import socket
 
         with socket.socket() as s:
@@ -67,7 +67,7 @@ class ServerProcess:
             self.port = int(s.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [sys.executable, "-m", "shipyard.cli", "server", "--store", store_uri, "--artifacts", artifact_uri,
-                     "--port", str(self.port), "--workers", str(workers)]
+                     "--port", str(self.port), "--workers", str(workers), *args]
         self.log = log_dir / f"server-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -21,6 +21,8 @@ def _is_loopback(host: str) -> bool:
 def server(
     store: Annotated[Optional[str], typer.Option("--store", help="Metadata store: sqlite:///… or postgresql+psycopg://… (default: embedded).")] = None,
     artifacts: Annotated[Optional[str], typer.Option("--artifacts", help="Artifact root: file:///… or s3://bucket/prefix (default: embedded).")] = None,
+    online: Annotated[Optional[str], typer.Option("--online", help="Online feature store: sqlite:///… or redis://… "
+                                                  "(default: embedded).")] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
@@ -37,8 +39,8 @@ def server(
     from shipyard.config import configure, export_environment, get_settings
     from shipyard.storage._sql._engine import display
 
-    settings = configure(store_uri=store, artifact_uri=artifacts, server_auth=auth or None, server_monitors=monitors,
-                         monitor_interval=monitor_interval)
+    settings = configure(store_uri=store, artifact_uri=artifacts, online_uri=online, server_auth=auth or None,
+                         server_monitors=monitors, monitor_interval=monitor_interval)
     if settings.remote:
         raise typer.BadParameter("--store must be a database (sqlite:/// or postgresql+psycopg://), not a server URL")
     if not _is_loopback(host) and not auth and not insecure:
@@ -59,7 +61,7 @@ def server(
     workspace.close()
     console.print(
         f"Shipyard server on http://{host}:{port} (docs at /docs) · store {display(settings.resolved_store_uri)} · "
-        f"artifacts {settings.resolved_artifact_uri}"
+        f"artifacts {settings.resolved_artifact_uri} · online features {display(settings.resolved_online_uri)}"
     )
     if auth:
         console.print(f"Authentication on: clients set SHIPYARD_URI=http://{host}:{port} and SHIPYARD_TOKEN=sy_…")
