@@ -57,8 +57,15 @@ def _logical(feature: str, kind: object) -> str:
                            f"{list(LOGICAL)}).")
 
 
-def _duration_ms(value: str | int | dt.timedelta | None, what: str) -> int | None:
-    return None if value is None else parse_duration(value, what)
+def _duration_ms(value: str | int | dt.timedelta | None, what: str, *, zero: bool = True) -> int | None:
+    """Milliseconds of a duration; negative ones (and 0 unless ``zero``) are refused."""
+    if value is None:
+        return None
+    ms = parse_duration(value, what)
+    if ms < 0 or (ms == 0 and not zero):
+        raise InvalidParameter(f"The {what} must be {'zero (no limit) or ' if zero else ''}positive, got {value!r}: "
+                               "write it as '1d', '6h', '30m', '15s', '500ms' or '1w'.")
+    return ms
 
 
 def digest_of(spec: Mapping[str, Any]) -> str:
@@ -186,9 +193,10 @@ class CsvSource(Source):
 
 @dataclass(frozen=True)
 class SqlSource(Source):
-    """A SQL query: against a DuckDB database file (``uri="duckdb:///path.duckdb"``, or no ``uri`` for
-    DuckDB over the local files the query names) or PostgreSQL (``uri="postgresql://..."``; the rows
-    are streamed into DuckDB, which spills to disk)."""
+    """A SQL query: against a DuckDB database file (``uri="duckdb:///path.duckdb"``, relative to the
+    current directory, or ``duckdb:////abs/path.duckdb``; no ``uri`` for DuckDB over the local files the
+    query names) or PostgreSQL (``uri="postgresql://..."``; the rows are streamed into DuckDB, which
+    spills to disk)."""
 
     query: str = ""
     uri: str | None = None
@@ -206,9 +214,9 @@ class SqlSource(Source):
     def relation(self, con: duckdb.DuckDBPyConnection) -> str:
         uri = self.uri or ""
         if not uri or uri.startswith("duckdb://"):
-            path = uri[len("duckdb://"):].lstrip("/") if uri else ""
+            # duckdb:///relative.duckdb and duckdb:////absolute.duckdb, as sqlite:/// URIs
+            path = uri[len("duckdb:///"):] if uri.startswith("duckdb:///") else uri[len("duckdb://"):]
             if path:
-                path = "/" + path if uri.startswith("duckdb:///") and not uri.startswith("duckdb:////") else path
                 alias = "src_" + hashlib.sha256(path.encode()).hexdigest()[:10]
                 attached = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
                 if alias not in attached:
@@ -273,7 +281,7 @@ class Aggregation:
         if self.function not in AGGREGATES:
             raise InvalidParameter(f"Aggregation function {self.function!r} is not known; use one of "
                                    f"{sorted(AGGREGATES)}.")
-        parse_duration(self.window, "aggregation window")
+        _duration_ms(self.window, "aggregation window", zero=False)
 
     @property
     def feature(self) -> str:
@@ -383,6 +391,8 @@ class OnDemandFeatureView:
     request: Sequence[str] = ()
     features: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    #: The function's source as recorded (a stored view's unpickled function has no source file).
+    code: str | None = field(default=None, compare=False, repr=False)
 
     kind = "feature_view"
 
@@ -393,7 +403,8 @@ class OnDemandFeatureView:
         if not self.features:
             raise InvalidParameter(f"On-demand view {self.name!r} needs features={{name: type}} it returns.")
         for ref in self.inputs:
-            if ":" not in ref:
+            view, _, feature = str(ref).partition(":")
+            if not view or not feature:
                 raise InvalidParameter(f"On-demand view {self.name!r}: input {ref!r} is not 'view:feature'.")
         for name, kind in self.features.items():
             _check_name("A feature", name)
@@ -404,10 +415,12 @@ class OnDemandFeatureView:
         return {name: _logical(name, kind) for name, kind in self.features.items()}
 
     def spec(self) -> dict[str, Any]:
-        try:
-            code = inspect.getsource(self.function)
-        except (OSError, TypeError):
-            code = getattr(self.function, "__qualname__", repr(self.function))
+        code = self.code
+        if code is None:
+            try:
+                code = inspect.getsource(self.function)
+            except (OSError, TypeError):
+                code = getattr(self.function, "__qualname__", repr(self.function))
         return {"on_demand": True, "inputs": list(self.inputs), "request": list(self.request),
                 "features": self.feature_types, "code": code, "description": self.description}
 
@@ -438,7 +451,7 @@ class OnDemandFeatureView:
             raise InvalidParameter(f"On-demand view {name!r} was recorded without its function; apply it again.")
         function = pickle.loads(base64.b64decode(spec["pickle"]))  # noqa: S301 - written by an editor's apply
         return cls(name, function, list(spec["inputs"]), list(spec.get("request") or []), dict(spec["features"]),
-                   spec.get("description", ""))
+                   spec.get("description", ""), spec.get("code"))
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Run the function on ``frame`` and check what it returns."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard._internal._time import parse_duration, parse_when
 from shipyard.config import get_settings
 from shipyard.entities import Dataset
-from shipyard.exceptions import InvalidParameter
+from shipyard.exceptions import InvalidParameter, ShipyardError
 from shipyard.features._definitions import (
     AGGREGATES,
     FeatureView,
@@ -39,6 +39,7 @@ from shipyard.features._pit import (
     ViewInput,
     arrow_batches,
     connect,
+    interval,
     pit_query,
     utc,
 )
@@ -56,9 +57,11 @@ def source_relation(con: duckdb.DuckDBPyConnection, view: FeatureView, columns: 
     """The view's source as ``(SELECT keys, __sy_ts, [__sy_created, __sy_order], columns ...)``, times as
     TIMESTAMPTZ (UTC)."""
     src: Source = view.source
-    relation = src.relation(con)
     try:
+        relation = src.relation(con)
         described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    except ShipyardError:
+        raise
     except Exception as exc:  # noqa: BLE001 - DuckDB raises many kinds; all mean "cannot read the source"
         raise InvalidParameter(f"Cannot read the source of feature view {view.name!r} ({src.spec()}): {exc}") from exc
     have = {row[0] for row in described}
@@ -199,8 +202,7 @@ def _range_entities(con: duckdb.DuckDBPyConnection, selected: Sequence[Selected]
                          f"WHERE {TS} >= {lo} AND {TS} <= {hi}")
     union = " UNION ".join(parts)
     if every:
-        grid = f"SELECT unnest(generate_series({lo}, {hi}, {every * 1000} * INTERVAL '1 microsecond')) AS " \
-               f"{quote(entity_timestamp)}"
+        grid = f"SELECT unnest(generate_series({lo}, {hi}, {interval(every * 1000)})) AS {quote(entity_timestamp)}"
         union = f"SELECT k.*, g.* FROM ({union}) k CROSS JOIN ({grid}) g"
     con.execute(f"CREATE TEMP TABLE {ENTITIES}_v AS SELECT *, row_number() OVER (ORDER BY {quote(entity_timestamp)}, "
                 f"{key_list}) AS {ROW} FROM ({union})")
@@ -250,14 +252,16 @@ def training_set(
         query = pit_query(f"{ENTITIES}_v", entity_timestamp, inputs)
         demand = [s for s in selected if isinstance(s.view, OnDemandFeatureView)]
         hidden = [o for s in selected for o in s.outputs if o not in wanted]
+        by_ref = {f"{s.view.name}:{f}": o for s in selected for f, o in zip(s.features, s.outputs, strict=True)}
         final = f"SELECT * EXCLUDE ({ROW}) FROM ({query})"
         try:
+            _check_key_types(con, f"{ENTITIES}_v", selected, inputs)
             if output is not None:
-                path = _write_parquet(con, final, Path(output), demand, hidden)
+                path = _write_parquet(con, final, Path(output), demand, hidden, by_ref)
                 result = TrainingSet(wanted, {s.view.name: s.version for s in selected}, None, path=path)
             else:
                 frame = con.execute(final).df()
-                frame = _on_demand(frame, demand).drop(columns=hidden)
+                frame = _on_demand(frame, demand, by_ref).drop(columns=hidden)
                 if entity_df is not None and not isinstance(entity_df, (str, Path)):
                     frame.index = entity_df.index
                 result = TrainingSet(wanted, {s.view.name: s.version for s in selected}, None, df=frame)
@@ -273,11 +277,39 @@ def training_set(
     return result
 
 
-def _on_demand(frame: pd.DataFrame, demand: Sequence[Selected]) -> pd.DataFrame:
+_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+            "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def _key_family(duck_type: str) -> str | None:
+    kind = duck_type.upper()
+    return "number" if kind.startswith(_NUMBERS) else "string" if kind.startswith(("VARCHAR", "ENUM")) else None
+
+
+def _check_key_types(con: duckdb.DuckDBPyConnection, entities: str, selected: Sequence[Selected],
+                     inputs: Sequence[ViewInput | AggregateInput]) -> None:
+    """Refuse a join key that is a string on one side and a number on the other (a join would fail, a
+    window aggregation would silently match nothing)."""
+    if con.execute(f"SELECT 1 FROM {entities} LIMIT 1").fetchone() is None:
+        return  # no entity rows: an empty frame's columns have no meaningful type
+    have = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {entities}").fetchall()}
+    plain = [s for s in selected if isinstance(s.view, FeatureView)]
+    for sel, view in zip(plain, inputs, strict=True):
+        source = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {view.relation}").fetchall()}
+        for key in view.keys:
+            families = {_key_family(have[key]), _key_family(source[key])}
+            if families == {"number", "string"}:
+                raise InvalidParameter(f"Join key {key!r} is {have[key]} in the entity rows but {source[key]} in the "
+                                       f"source of feature view {sel.view.name!r}: give both the same type (e.g. "
+                                       "convert the entity rows' column with .astype(str) or .astype(int)).")
+
+
+def _on_demand(frame: pd.DataFrame, demand: Sequence[Selected], columns: Mapping[str, str]) -> pd.DataFrame:
+    """Compute the on-demand views on ``frame``; ``columns``: each ``view:feature`` → its column there."""
     for sel in demand:
         view = sel.view
         assert isinstance(view, OnDemandFeatureView)
-        inputs = frame.rename(columns={ref.partition(":")[2]: ref for ref in view.inputs})
+        inputs = frame.rename(columns={columns[ref]: ref for ref in view.inputs})
         computed = view.apply(inputs)
         for feature, out in zip(sel.features, sel.outputs, strict=True):
             frame[out] = computed[feature].to_numpy()
@@ -285,7 +317,7 @@ def _on_demand(frame: pd.DataFrame, demand: Sequence[Selected]) -> pd.DataFrame:
 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path, demand: Sequence[Selected],
-                   hidden: Sequence[str]) -> Path:
+                   hidden: Sequence[str], columns: Mapping[str, str]) -> Path:
     """Stream the result into ``target`` (atomically: a temporary file renamed at the end)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -302,7 +334,7 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path, dem
             writer = None
             try:
                 for batch in reader:
-                    frame = _on_demand(batch.to_pandas(), demand).drop(columns=list(hidden))
+                    frame = _on_demand(batch.to_pandas(), demand, columns).drop(columns=list(hidden))
                     table = pa.Table.from_pandas(frame, preserve_index=False)
                     writer = writer or pq.ParquetWriter(tmp, table.schema)
                     writer.write_table(table)
