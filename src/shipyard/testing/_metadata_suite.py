@@ -13,8 +13,8 @@ from shipyard.entities import LifecycleStage, Metric, Param, RunStatus, RunTag
 from shipyard.exceptions import AlreadyExists, FilterSyntaxError, InvalidParameter, NotFound
 from shipyard.storage.base import MetadataStore
 from shipyard.testing._deployment_suite import DeploymentStoreSuite
-from shipyard.testing._logged_suite import LoggedModelStoreSuite
 from shipyard.testing._feature_suite import FeatureRegistryStoreSuite
+from shipyard.testing._logged_suite import LoggedModelStoreSuite
 from shipyard.testing._monitor_suite import MonitorStoreSuite
 from shipyard.testing._registry_suite import RegistryStoreSuite
 

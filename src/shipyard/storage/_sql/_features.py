@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from shipyard._internal._time import now_ms
 from shipyard.entities import FeatureDefinition, Materialization
 from shipyard.exceptions import AlreadyExists, InvalidParameter, NotFound
+from shipyard.storage._feature_port import FeatureRegistryStore
 from shipyard.storage._sql._registry import did_you_mean, require_name, window
 from shipyard.storage._sql._schema import feature_definitions, feature_materializations
-from shipyard.storage.base import FeatureRegistryStore
 
 _D = feature_definitions.c
 _W = feature_materializations.c
