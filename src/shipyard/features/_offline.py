@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ENTITIES = "__sy_entities"
+#: The SQL type of each declared feature type: training sets carry the declared types, whatever the source's.
+SQL_TYPES = {"float": "DOUBLE", "int": "BIGINT", "string": "VARCHAR", "bool": "BOOLEAN", "timestamp": "TIMESTAMPTZ"}
 
 
 def source_relation(con: duckdb.DuckDBPyConnection, view: FeatureView, columns: Sequence[str]) -> str:
@@ -100,8 +102,10 @@ def view_input(con: duckdb.DuckDBPyConnection, sel: Selected) -> ViewInput | Agg
             for a, out in zip(chosen, sel.outputs, strict=True)])
     relation = source_relation(con, view, sel.features)
     ttl = view.ttl_ms
+    declared = view.feature_types
     return ViewInput(relation, view.join_keys, list(zip(sel.features, sel.outputs, strict=True)),
-                     ttl * 1000 if ttl else None, created=bool(view.source.created), order=view.source.type == "parquet")
+                     ttl * 1000 if ttl else None, created=bool(view.source.created), order=view.source.type == "parquet",
+                     types=[SQL_TYPES.get(declared[f]) for f in sel.features])
 
 
 @dataclass
@@ -157,9 +161,10 @@ def _register_entities(con: duckdb.DuckDBPyConnection, entity_df: Any, entity_ti
             columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {raw}").fetchall()]
         except Exception as exc:  # noqa: BLE001 - DuckDB's I/O errors
             raise InvalidParameter(f"Cannot read the entity rows {path!r}: {exc}") from exc
-        columns = [c for c in columns if c not in ("filename", "file_row_number")]
+        extra = [c for c in columns if c in ("filename", "file_row_number") or c.startswith("__index_level_")]
+        columns = [c for c in columns if c not in extra]
         if entity_timestamp in columns:
-            con.execute(f"CREATE TEMP VIEW {ENTITIES}_v AS SELECT * EXCLUDE (filename, file_row_number) REPLACE "
+            con.execute(f"CREATE TEMP VIEW {ENTITIES}_v AS SELECT * EXCLUDE ({', '.join(quote(c) for c in extra)}) REPLACE "
                         f"(CAST({quote(entity_timestamp)} AS TIMESTAMPTZ) AS {quote(entity_timestamp)}), "
                         f"row_number() OVER (ORDER BY filename, file_row_number) AS {ROW} FROM {raw}")
     elif isinstance(entity_df, pd.DataFrame):
@@ -253,7 +258,10 @@ def training_set(
         demand = [s for s in selected if isinstance(s.view, OnDemandFeatureView)]
         hidden = [o for s in selected for o in s.outputs if o not in wanted]
         by_ref = {f"{s.view.name}:{f}": o for s in selected for f, o in zip(s.features, s.outputs, strict=True)}
-        final = f"SELECT * EXCLUDE ({ROW}) FROM ({query})"
+        computed = {o for s in demand for o in s.outputs}
+        order = [quote(c) for c in columns] + [quote(c) for c in wanted if c not in computed] + \
+            [quote(o) for o in hidden if o not in computed]
+        final = f"SELECT {', '.join(order)} FROM ({query})"  # the entity columns, then the features as asked
         try:
             _check_key_types(con, f"{ENTITIES}_v", selected, inputs)
             if output is not None:
@@ -262,6 +270,7 @@ def training_set(
             else:
                 frame = con.execute(final).df()
                 frame = _on_demand(frame, demand, by_ref).drop(columns=hidden)
+                frame = frame[[*columns, *wanted]]
                 if entity_df is not None and not isinstance(entity_df, (str, Path)):
                     frame.index = entity_df.index
                 result = TrainingSet(wanted, {s.view.name: s.version for s in selected}, None, df=frame)

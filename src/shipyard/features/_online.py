@@ -28,7 +28,7 @@ from shipyard.config import get_settings
 from shipyard.entities import Materialization
 from shipyard.exceptions import InvalidParameter
 from shipyard.features._definitions import AGGREGATES, FeatureView, OnDemandFeatureView, quote
-from shipyard.features._offline import MEMORY_LIMIT, source_relation, spill_directory
+from shipyard.features._offline import MEMORY_LIMIT, SQL_TYPES, source_relation, spill_directory
 from shipyard.features._pit import CREATED, ORDER, TS, arrow_batches, connect, interval
 from shipyard.features._registry import Selected, get_view, resolve, visible_columns
 from shipyard.online.base import OnlineRow, OnlineStore
@@ -139,7 +139,7 @@ def _plain_chunk(con: duckdb.DuckDBPyConnection, view: FeatureView, relation: st
     order = f"{TS} DESC" + (f", {CREATED} DESC NULLS LAST" if view.source.created else "") + \
         (f", {ORDER} DESC" if view.source.type == "parquet" else "")
     created = f"epoch_us({CREATED})" if view.source.created else "0"
-    feats = ", ".join(quote(f) for f in view.feature_types)
+    feats = ", ".join(f"CAST({quote(f)} AS {SQL_TYPES[t]}) AS {quote(f)}" for f, t in view.feature_types.items())
     query = (f"SELECT {keys}, epoch_us({TS}) AS __ts_us, {created} AS __created_us, {feats} FROM {relation} "
              f"WHERE {where} QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1")
     return arrow_batches(con, query, BATCH_ROWS)
@@ -243,6 +243,13 @@ def materialize_incremental(end: Any = None, *, views: Sequence[str] | None = No
 def _run(end: Any, start: Any, views: Sequence[str] | None, incremental: bool, chunk_rows: int,
          progress: Callable[[str, int, int], None] | None, project: str | None) -> list[MaterializeReport]:
     project = project or get_settings().project
+    ws = current_workspace()
+    if ws.remote and not ws.settings.online_uri:
+        from shipyard.exceptions import ConfigError
+
+        raise ConfigError("Materializing writes to the online store directly, and this workspace talks to a Shipyard "
+                          "server: set online_uri (SHIPYARD_ONLINE_URI) to the team's online store, e.g. "
+                          "redis://host:6379/0.")
     end_ms = now_ms() if end is None or end == "now" else parse_when(end)
     start_ms = None if start is None else parse_when(start)
     if start_ms is not None and start_ms >= end_ms:
@@ -420,7 +427,28 @@ def online(features: Sequence[str], entity_rows: Sequence[Mapping[str, Any]] | N
         names = list(dict.fromkeys(k for row in entity_rows for k in row))
         entities = {k: [row.get(k) for row in entity_rows] for k in names}
     at_ms = None if at is None else parse_when(at)
+    ws = current_workspace()
+    if ws.remote and not ws.settings.online_uri:  # a client of a team server without its own online_uri
+        return _over_http(ws, features, entities, at_ms, full_names, project or ws.settings.project)
     return reader(project).read(features, entities, at_ms=at_ms, full_names=full_names)
+
+
+def _over_http(ws: Any, features: Sequence[str], entities: Mapping[str, Sequence[Any]], at_ms: int | None,
+               full_names: bool, project: str) -> OnlineFeatures:
+    """Read through the server's ``POST /v1/features/online`` (the server holds the online store)."""
+    from shipyard._internal._wire import raise_for
+
+    body = {"features": list(features), "entities": {k: list(v) for k, v in entities.items()},
+            "full_feature_names": full_names, "project": project,
+            "at": _iso(at_ms * 1000) if at_ms is not None else None}
+    response = ws.metadata.http.post("/v1/features/online", content=_dumps(body),
+                                     headers={"content-type": "application/json"})
+    payload = _loads(response.content)
+    if response.status_code >= 400:
+        raise_for(response.status_code, payload, ws.metadata.uri)
+    results = payload["results"]
+    return OnlineFeatures(list(payload["metadata"]["feature_names"]), [r["values"] for r in results],
+                          [r["statuses"] for r in results], [r["event_timestamps"] for r in results])
 
 
 def clear_caches() -> None:

@@ -56,6 +56,8 @@ class ViewInput:
     ttl_us: int | None = None
     created: bool = False
     order: bool = False
+    #: SQL types the features are cast to (the declared types), one per column; None keeps the source's.
+    types: list[str | None] | None = None
 
 
 @dataclass
@@ -66,6 +68,10 @@ class AggregateInput:
     relation: str
     keys: list[str]
     aggregates: list[tuple[str, str, int, str, bool]] = field(default_factory=list)
+
+
+def _cast(expr: str, sql_type: str | None) -> str:
+    return f"CAST({expr} AS {sql_type})" if sql_type else expr
 
 
 def dedup_order(view: ViewInput) -> str:
@@ -91,7 +97,9 @@ def pit_query(entities: str, entity_ts: str, views: Sequence[ViewInput | Aggrega
                     f" WHERE {TS} IS NOT NULL) QUALIFY row_number() OVER (PARTITION BY {keys}, {TS} ORDER BY "
                     f"{dedup_order(view)}) = 1)")
         stale = f"f.{TS} IS NULL" + (f" OR e.{ts} - f.{TS} > {interval(view.ttl_us)}" if view.ttl_us else "")
-        picked = ", ".join(f"CASE WHEN {stale} THEN NULL ELSE f.{q(c)} END AS {q(out)}" for c, out in view.columns)
+        types = view.types or [None] * len(view.columns)
+        picked = ", ".join(f"CASE WHEN {stale} THEN NULL ELSE {_cast('f.' + q(c), t)} END AS {q(out)}"
+                           for (c, out), t in zip(view.columns, types, strict=True))
         ctes.append(f"e{i} AS (SELECT e.*, {picked} FROM e{i - 1} e ASOF LEFT JOIN f{i} f ON {on} AND e.{ts} >= f.{TS})")
     return f"WITH {', '.join(ctes)} SELECT * FROM e{len(views)} ORDER BY {ROW}"
 
@@ -142,12 +150,12 @@ def utc(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
     import pandas as pd
 
     if column not in frame.columns:
-        raise InvalidParameter(f"The {what} has no timestamp column {column!r}; it has {list(frame.columns)}. "
+        raise InvalidParameter(f"The {what} have no timestamp column {column!r}; they have {list(frame.columns)}. "
                                "Name the column that holds event times.")
     values = frame[column]
     if not pd.api.types.is_datetime64_any_dtype(values):
         try:
-            values = pd.to_datetime(values, utc=True)
+            values = pd.to_datetime(values, utc=True, format="ISO8601")
         except (ValueError, TypeError) as exc:
             raise InvalidParameter(f"Column {column!r} of the {what} is not a timestamp ({exc}).") from exc
     elif values.dt.tz is None:
