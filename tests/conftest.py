@@ -2,7 +2,9 @@
 
 Services: PostgreSQL comes from ``SHIPYARD_TEST_POSTGRES_URI`` (default: the local server at
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); a fresh database is created per test
-session and dropped afterwards. S3 is a moto server on loopback, started here. When
+session and dropped afterwards. Redis comes from ``SHIPYARD_TEST_REDIS_URI`` (default:
+``redis://127.0.0.1:6379/15``); tests share the database and keep apart by unique key prefixes.
+S3 is a moto server on loopback, started here. When
 ``SHIPYARD_TEST_REQUIRE_SERVICES=1`` (set by ``.ci/run``) a missing service fails the run instead of
 skipping it.
 """
@@ -21,11 +23,12 @@ import pytest
 pytest.register_assert_rewrite("shipyard.testing")
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
 REQUIRE = os.environ.get("SHIPYARD_TEST_REQUIRE_SERVICES") == "1"
 
 
-def _unavailable(what: str, why: str) -> None:
-    message = f"{what} is not available ({why}). Start it, or set SHIPYARD_TEST_POSTGRES_URI."
+def _unavailable(what: str, why: str, env: str = "SHIPYARD_TEST_POSTGRES_URI") -> None:
+    message = f"{what} is not available ({why}). Start it, or set {env}."
     if REQUIRE:
         pytest.fail(f"SHIPYARD_TEST_REQUIRE_SERVICES=1 but {message}", pytrace=False)
     pytest.skip(message)
@@ -88,6 +91,24 @@ def postgres_uri(postgres_server_uri: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     except psycopg.Error:
         pass
+
+
+@pytest.fixture(scope="session")
+def redis_uri() -> str:
+    """The Redis server of the tests (one database, shared: give each test its own key prefix)."""
+    uri = os.environ.get("SHIPYARD_TEST_REDIS_URI", DEFAULT_REDIS)
+    try:
+        import redis
+    except ImportError:
+        _unavailable("Redis", "the redis package is not installed: pip install 'shipyard-mlops[redis]'", "SHIPYARD_TEST_REDIS_URI")
+    client = redis.Redis.from_url(uri, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        _unavailable("Redis", f"{uri}: {exc}", "SHIPYARD_TEST_REDIS_URI")
+    finally:
+        client.close()
+    return uri
 
 
 def _free_port() -> int:

@@ -31,6 +31,9 @@ class Settings:
     store_uri: str | None = None
     #: Artifact store root: ``file:///dir`` or ``s3://bucket/prefix``. Default: ``file://<home>/artifacts``.
     artifact_uri: str | None = None
+    #: Online feature store URI: ``sqlite:///path.db`` or ``redis://host:6379/0`` (``rediss://`` for TLS).
+    #: Default: ``sqlite:///<home>/online.db``.
+    online_uri: str | None = None
     #: Project that records belong to when none is given.
     project: str = "default"
     #: Endpoint of an S3-compatible object store (MinIO, moto, ...); unset means AWS.
@@ -86,11 +89,18 @@ class Settings:
             return "shipyard-artifacts:/"  # proxied through the server
         return (Path(self.home).expanduser().absolute() / "artifacts").as_uri()
 
+    @property
+    def resolved_online_uri(self) -> str:
+        if self.online_uri:
+            return self.online_uri
+        return "sqlite:///" + str(Path(self.home).expanduser().absolute() / "online.db")
+
 
 _FIELD_TYPES: dict[str, Any] = {
     "home": str,
     "store_uri": str,
     "artifact_uri": str,
+    "online_uri": str,
     "project": str,
     "s3_endpoint_url": str,
     "heartbeat_interval": float,
@@ -221,6 +231,7 @@ def settings_with_sources() -> list[tuple[str, Any, str]]:
         rows.append((f.name, getattr(settings, f.name), sources[f.name]))
     rows.append(("store_uri (effective)", settings.resolved_store_uri, sources["store_uri"]))
     rows.append(("artifact_uri (effective)", settings.resolved_artifact_uri, sources["artifact_uri"]))
+    rows.append(("online_uri (effective)", settings.resolved_online_uri, sources["online_uri"]))
     return rows
 
 

@@ -26,6 +26,11 @@ BUILTINS: dict[str, dict[str, str]] = {
         "s3": "shipyard.artifacts._s3:S3ArtifactStore",
         "shipyard-artifacts": "shipyard.artifacts._rest:RestArtifactStore",
     },
+    "online": {
+        "sqlite": "shipyard.online._sqlite:SqliteOnlineStore",
+        "redis": "shipyard.online._redis:RedisOnlineStore",
+        "rediss": "shipyard.online._redis:RedisOnlineStore",
+    },
 }
 
 

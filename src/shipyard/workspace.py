@@ -1,7 +1,9 @@
 """A ``Workspace`` bundles the backends domain code works with, built from settings.
 
-Domain code receives a Workspace and never builds one. Later issues add the online store and
-the executor here, each chosen by URI through :mod:`shipyard.plugins`.
+Domain code receives a Workspace and never builds one. Each backend is chosen by URI through
+:mod:`shipyard.plugins`. The metadata and artifact stores open with the workspace; the online store
+opens on first use of :attr:`Workspace.online` (so a workspace never connects to Redis unless
+something reads or writes features). A later issue adds the executor.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from shipyard.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from shipyard.artifacts.base import ArtifactStore
+    from shipyard.online.base import OnlineStore
     from shipyard.storage.base import MetadataStore
 
 PROXY_SCHEME = "shipyard-artifacts"
@@ -29,6 +32,8 @@ class Workspace:
     settings: Settings
     _stores: dict[str, ArtifactStore] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    #: The online store once opened, under the key ``"store"`` (a frozen dataclass caches in a dict).
+    _online: dict[str, OnlineStore] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def remote(self) -> bool:
@@ -56,8 +61,27 @@ class Workspace:
                 self._stores[root_uri] = store
             return store
 
+    @property
+    def online(self) -> OnlineStore:
+        """The online store of ``settings.resolved_online_uri``, opened on first use and then cached.
+
+        Raises:
+            ConfigError: an unknown scheme, a malformed URI, or the backend's client library is not installed.
+            BackendUnavailable: the SQLite file cannot be created or opened.
+        """
+        store = self._online.get("store")
+        if store is None:
+            with self._lock:
+                store = self._online.get("store")
+                if store is None:
+                    store = self._online["store"] = open_online(self.settings.resolved_online_uri, self.settings)
+        return store
+
     def close(self) -> None:
         self.metadata.close()
+        online = self._online.pop("store", None)
+        if online is not None:
+            online.close()
 
 
 def open_metadata(uri: str, settings: Settings) -> MetadataStore:
@@ -74,6 +98,15 @@ def open_artifacts(uri: str, settings: Settings) -> ArtifactStore:
     cls = plugins.resolve("artifacts", uri)
     if scheme_of(uri) == "s3":
         return cls(uri, endpoint_url=settings.s3_endpoint_url)  # type: ignore[no-any-return]
+    return cls(uri)  # type: ignore[no-any-return]
+
+
+def open_online(uri: str, settings: Settings) -> OnlineStore:
+    """The online store backend for ``uri``: ``sqlite:///...`` (the file and its table are created now)
+    or ``redis://...`` (connects on its first call)."""
+    cls = plugins.resolve("online", uri)
+    if scheme_of(uri) == "sqlite":
+        return cls(uri, busy_timeout=settings.sqlite_busy_timeout)  # type: ignore[no-any-return]
     return cls(uri)  # type: ignore[no-any-return]
 
 
@@ -106,6 +139,10 @@ def _store_settings(settings: Settings) -> tuple[object, ...]:
             settings.sqlite_busy_timeout, settings.token)
 
 
+def _online_settings(settings: Settings) -> tuple[object, ...]:
+    return (settings.resolved_online_uri, settings.sqlite_busy_timeout)
+
+
 def current_workspace() -> Workspace:
     """The process-wide workspace for the effective settings, opened on first use."""
     global _current, _fork_hook
@@ -119,7 +156,13 @@ def current_workspace() -> Workspace:
                 os.register_at_fork(after_in_child=_forget_after_fork)
                 _fork_hook = True
         elif _current.settings != settings:
-            _current = Workspace(_current.metadata, _current.artifacts, settings, _current._stores)
+            online = _current._online
+            if _online_settings(_current.settings) != _online_settings(settings):
+                old = online.pop("store", None)
+                if old is not None:
+                    old.close()
+                online = {}
+            _current = Workspace(_current.metadata, _current.artifacts, settings, _current._stores, _current._lock, online)
         return _current
 
 

@@ -13,6 +13,7 @@ A deliberate deviation is a ``pytest.skip("reason")`` in the subclass, never a s
 from shipyard.testing._artifact_suite import ArtifactStoreSuite
 from shipyard.testing._flavor_suite import FlavorSuite
 from shipyard.testing._metadata_suite import MetadataStoreSuite
+from shipyard.testing._online_suite import OnlineStoreSuite
 from shipyard.testing._registry_suite import RegistryStoreSuite
 
-__all__ = ["ArtifactStoreSuite", "FlavorSuite", "MetadataStoreSuite", "RegistryStoreSuite"]
+__all__ = ["ArtifactStoreSuite", "FlavorSuite", "MetadataStoreSuite", "OnlineStoreSuite", "RegistryStoreSuite"]
