@@ -62,7 +62,14 @@ except ImportError:  # pragma: no cover - depends on the install
 
 
 def encode_key(values: Sequence[Any]) -> str:
-    """An entity's join-key values as the online store's key (compact JSON; numpy scalars as Python)."""
+    """An entity's join-key values as the online store's key: compact JSON (UTF-8 kept), numpy scalars
+    as Python values; a single string or integer key, the common case, without the JSON encoder."""
+    if len(values) == 1:
+        value = values[0]
+        if type(value) is int:
+            return f"[{value}]"
+        if type(value) is str and value.isalnum() and value.isascii():
+            return f'["{value}"]'
     return json.dumps([v.item() if hasattr(v, "item") else v for v in values], separators=(",", ":"),
                       ensure_ascii=False)
 
@@ -334,6 +341,7 @@ class OnlineReader:
         store = store or current_workspace().online
         now_us = (at_ms if at_ms is not None else now_ms()) * 1000
         out: dict[str, tuple[list[Any], list[str], list[str | None]]] = {}
+        iso_cache: dict[int, str] = {}
         for sel in selected:
             view = sel.view
             if isinstance(view, OnDemandFeatureView):
@@ -345,24 +353,28 @@ class OnlineReader:
             keys = [encode_key(vals) for vals in zip(*(entities[k] for k in view.join_keys), strict=True)]
             rows = store.read(namespace(self.project, view.name), keys)
             ttl_us = (view.ttl_ms or 0) * 1000
+            decoded: list[dict[str, Any] | None] = []  # each row decoded once; None: not found or too old
+            stamps: list[str | None] = []
+            found: list[str] = []
+            for row in rows:
+                if row is None:
+                    decoded.append(None)
+                    stamps.append(None)
+                    found.append(NOT_FOUND)
+                    continue
+                stamp = iso_cache.get(row.event_ts)
+                if stamp is None:
+                    stamp = iso_cache[row.event_ts] = _iso(row.event_ts)  # type: ignore[assignment]
+                stamps.append(stamp)
+                if ttl_us and now_us - row.event_ts > ttl_us:
+                    decoded.append(None)
+                    found.append(OUTSIDE_MAX_AGE)
+                else:
+                    decoded.append(_loads(row.values))
+                    found.append(PRESENT)
             for feature, column in zip(sel.features, sel.outputs, strict=True):
-                values: list[Any] = []
-                statuses: list[str] = []
-                stamps: list[str | None] = []
-                for row in rows:
-                    if row is None:
-                        values.append(None)
-                        statuses.append(NOT_FOUND)
-                        stamps.append(None)
-                        continue
-                    stamps.append(_iso(row.event_ts))
-                    if ttl_us and now_us - row.event_ts > ttl_us:
-                        values.append(None)
-                        statuses.append(OUTSIDE_MAX_AGE)
-                        continue
-                    value = _loads(row.values).get(feature)
-                    values.append(value)
-                    statuses.append(PRESENT if value is not None else NULL_VALUE)
+                values = [None if d is None else d.get(feature) for d in decoded]
+                statuses = [NULL_VALUE if f == PRESENT and v is None else f for f, v in zip(found, values, strict=True)]
                 out[column] = (values, statuses, stamps)
         self._on_demand(selected, entities, out, n)
         key_names = list(dict.fromkeys(k for s in selected if isinstance(s.view, FeatureView) for k in s.view.join_keys))
@@ -430,7 +442,8 @@ def online(features: Sequence[str], entity_rows: Sequence[Mapping[str, Any]] | N
     ws = current_workspace()
     if ws.remote and not ws.settings.online_uri:  # a client of a team server without its own online_uri
         return _over_http(ws, features, entities, at_ms, full_names, project or ws.settings.project)
-    return reader(project).read(features, entities, at_ms=at_ms, full_names=full_names)
+    return reader(project or ws.settings.project).read(features, entities, at_ms=at_ms, full_names=full_names,
+                                                       store=ws.online)
 
 
 def _over_http(ws: Any, features: Sequence[str], entities: Mapping[str, Sequence[Any]], at_ms: int | None,
