@@ -74,34 +74,46 @@ def _cast(expr: str, sql_type: str | None) -> str:
     return f"CAST({expr} AS {sql_type})" if sql_type else expr
 
 
-def dedup_order(view: ViewInput) -> str:
-    """The ORDER BY that ranks rows of one key and event time, the winner first."""
-    parts = ([f"{CREATED} DESC NULLS LAST"] if view.created else []) + ([f"{ORDER} DESC"] if view.order else [])
-    return ", ".join(parts) or TS
-
-
 def pit_query(entities: str, entity_ts: str, views: Sequence[ViewInput | AggregateInput]) -> str:
     """The SQL of ``entities`` (a relation with ``__sy_row`` and ``entity_ts`` as TIMESTAMPTZ) joined to
     every view in turn, ordered by ``__sy_row`` (which the result keeps)."""
     ts = q(entity_ts)
     ctes = [f"e0 AS (SELECT * FROM {entities})"]
     for i, view in enumerate(views, 1):
-        on = " AND ".join(f"e.{q(k)} = f.{q(k)}" for k in view.keys)
         if isinstance(view, AggregateInput):
             ctes += _aggregate_ctes(i, view, ts)
             continue
-        cols = ", ".join(q(c) for c, _ in view.columns)
-        extra = (f", {CREATED}" if view.created else "") + (f", {ORDER}" if view.order else "")
-        keys = ", ".join(q(k) for k in view.keys)
-        ctes.append(f"f{i} AS (SELECT {keys}, {TS}, {cols} FROM (SELECT {keys}, {TS}{extra}, {cols} FROM {view.relation}"
-                    f" WHERE {TS} IS NOT NULL) QUALIFY row_number() OVER (PARTITION BY {keys}, {TS} ORDER BY "
-                    f"{dedup_order(view)}) = 1)")
-        stale = f"f.{TS} IS NULL" + (f" OR e.{ts} - f.{TS} > {interval(view.ttl_us)}" if view.ttl_us else "")
-        types = view.types or [None] * len(view.columns)
-        picked = ", ".join(f"CASE WHEN {stale} THEN NULL ELSE {_cast('f.' + q(c), t)} END AS {q(out)}"
-                           for (c, out), t in zip(view.columns, types, strict=True))
-        ctes.append(f"e{i} AS (SELECT e.*, {picked} FROM e{i - 1} e ASOF LEFT JOIN f{i} f ON {on} AND e.{ts} >= f.{TS})")
+        ctes += _latest_ctes(i, view, ts)
     return f"WITH {', '.join(ctes)} SELECT * FROM e{len(views)} ORDER BY {ROW}"
+
+
+def _latest_ctes(i: int, view: ViewInput, ts: str) -> list[str]:
+    """The latest feature row per entity row, in two phases: an ASOF join on the keys and event times
+    alone (narrow, so its sort is cheap) finds the matched event time; a hash join back to the rows with
+    that key and time, grouped per entity row, picks the winner among ties (``max_by`` on the created
+    time, then source order) and carries its values. No sort of the feature rows' payload."""
+    keys = ", ".join(q(k) for k in view.keys)
+    on = " AND ".join(f"e.{q(k)} = f.{q(k)}" for k in view.keys)
+    back = " AND ".join(f"m.{q(k)} = f.{q(k)}" for k in view.keys)
+    payload = ", ".join(f"{q('c' + str(j))} := f.{q(c)}" for j, (c, _) in enumerate(view.columns))
+    rank = [f"coalesce(f.{CREATED}, '-infinity'::TIMESTAMPTZ)"] if view.created else []
+    rank += [f"f.{ORDER}"] if view.order else []
+    pick = (f"max_by(struct_pack({payload}), struct_pack({', '.join(f'r{j} := {r}' for j, r in enumerate(rank))}))"
+            if rank else f"any_value(struct_pack({payload}))")
+    narrow = f"(SELECT {keys}, {TS} FROM {view.relation} WHERE {TS} IS NOT NULL)"
+    stale = f"w.{TS} IS NULL" + (f" OR epoch_us(e.{ts}) - epoch_us(w.{TS}) > {int(view.ttl_us)}" if view.ttl_us
+                                 else "")  # integers: exact, and cheaper than interval arithmetic
+    types = view.types or [None] * len(view.columns)
+    fields = [_cast("w.v." + q("c" + str(j)), t) for j, t in enumerate(types)]
+    picked = ", ".join(f"CASE WHEN {stale} THEN NULL ELSE {field} END AS {q(out)}"
+                       for field, (_, out) in zip(fields, view.columns, strict=True))
+    return [
+        f"m{i} AS (SELECT e.{ROW}, {', '.join('e.' + q(k) for k in view.keys)}, f.{TS} FROM e{i - 1} e "
+        f"ASOF JOIN {narrow} f ON {on} AND e.{ts} >= f.{TS})",
+        f"w{i} AS (SELECT m.{ROW}, any_value(m.{TS}) AS {TS}, {pick} AS v FROM m{i} m JOIN {view.relation} f "
+        f"ON {back} AND m.{TS} = f.{TS} GROUP BY m.{ROW})",
+        f"e{i} AS (SELECT e.*, {picked} FROM e{i - 1} e LEFT JOIN w{i} w ON e.{ROW} = w.{ROW})",
+    ]
 
 
 def _aggregate_ctes(i: int, view: AggregateInput, ts: str) -> list[str]:
