@@ -80,14 +80,18 @@ def source_relation(con: duckdb.DuckDBPyConnection, view: FeatureView, columns: 
         parts.append(f"{order} AS {ORDER}")
     parts += [quote(c) for c in dict.fromkeys(columns) if c not in view.join_keys]
     if order and src.type == "parquet":
-        relation = relation.replace("union_by_name = true)", "union_by_name = true, filename = true, "
-                                                             "file_row_number = true)")
+        wanted = ("filename = true, " if "filename" in order else "") + "file_row_number = true"
+        relation = relation.replace("union_by_name = true)", f"union_by_name = true, {wanted})")
     return f"(SELECT {', '.join(parts)} FROM {relation})"
 
 
 def _order_expression(src: Source) -> str | None:
-    """Source order for exact duplicates (Parquet: file name, then row in the file); None elsewhere."""
-    return "(filename, file_row_number)" if src.type == "parquet" else None
+    """Source order for exact duplicates (Parquet: file name, then row in the file — the row alone for
+    one file); None elsewhere."""
+    if src.type != "parquet":
+        return None
+    path = str(getattr(src, "path", ""))
+    return "file_row_number" if not any(ch in path for ch in "*?[") else "(filename, file_row_number)"
 
 
 def view_input(con: duckdb.DuckDBPyConnection, sel: Selected) -> ViewInput | AggregateInput:
