@@ -144,3 +144,20 @@ def test_token_users_and_audit_commands() -> None:
     from shipyard.tracking._environment import user as login_name
 
     assert f"for {login_name() or 'default'}: editor on project 'flights'" in mine
+
+
+def test_store_info_reports_the_online_store_without_creating_it(tmp_path: Path) -> None:
+    import pandas as pd
+
+    before = runner.invoke(app, ["store", "info", "--json"])
+    assert before.exit_code == 0, before.output
+    assert "not created yet" in json.loads(before.output)["online"]["note"]
+    assert not (tmp_path / "home" / "online.db").exists()
+    pd.DataFrame({"k": ["a"], "ts": [pd.Timestamp("2024-01-01", tz="UTC")], "x": [1.0]}).to_parquet(tmp_path / "x.parquet")
+    key = sy.Entity("key", join_keys=["k"])
+    sy.features.apply([key, sy.FeatureView(name="xs", entities=[key], features={"x": float},
+                                           source=sy.ParquetSource(str(tmp_path / "x.parquet"), timestamp="ts"))])
+    sy.features.materialize(end="2024-02-01")
+    after = runner.invoke(app, ["store", "info", "--json"])
+    assert json.loads(after.output)["online"]["views"] == {"default/xs": 1}
+    assert "default/xs (1 keys)" in runner.invoke(app, ["store", "info"]).output

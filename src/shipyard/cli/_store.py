@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -32,6 +32,7 @@ def info(store_uri: StoreOpt = None, json_: Annotated[bool, typer.Option("--json
     data = ws.metadata.info()
     data["artifact_root"] = ws.artifacts.root_uri
     data["projects"] = [p.name for p in ws.metadata.list_projects()]
+    data["online"] = _online_info(ws)
     if json_:
         print_json(data)
         return
@@ -41,8 +42,27 @@ def info(store_uri: StoreOpt = None, json_: Annotated[bool, typer.Option("--json
         ("schema revision", f"{data['schema_revision']} (this Shipyard expects {data['schema_expected']})"),
         ("artifact root", data["artifact_root"]),
         ("project names", ", ".join(data["projects"]) or "—"),
+        ("online store", data["online"].get("uri", "—")),
+        ("online views", ", ".join(f"{v} ({n:,} keys)" for v, n in (data["online"].get("views") or {}).items())
+         or data["online"].get("note", "—")),
     ] + [(name, count) for name, count in data["counts"].items()]
     console.print(table("Shipyard store", ["", ""], rows))
+
+
+def _online_info(ws: Any) -> dict[str, Any]:
+    """The online store's info, without creating an embedded one that does not exist yet; an unreachable
+    one is reported, not raised."""
+    from pathlib import Path
+
+    from shipyard.exceptions import ShipyardError
+
+    uri = ws.settings.resolved_online_uri
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+        return {"uri": uri, "note": "not created yet (sy.features.materialize creates it)"}
+    try:
+        return dict(ws.online.info())
+    except ShipyardError as exc:
+        return {"uri": uri, "note": f"unavailable: {exc}"}
 
 
 @app.command()
