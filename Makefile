@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/batch_scoring.py
 	$(BIN)/python bench/serving/run.py
 	$(BIN)/python bench/monitoring.py
+	$(BIN)/python bench/features.py
 
 clean:
 	rm -rf $(VENV) .shipyard .pytest_cache .mypy_cache .ruff_cache

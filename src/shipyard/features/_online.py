@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 
     from shipyard.storage.base import MetadataStore
 
-#: Rows of source data per time chunk of a materialization (the watermark moves after each).
-CHUNK_ROWS = 2_000_000
+#: Rows of source data per time chunk of a materialization: the watermark moves after each, and each chunk
+#: writes each of its entities once (so fewer, larger chunks write less; DuckDB spills to disk within one).
+CHUNK_ROWS = 20_000_000
 #: Rows per online-store write.
 BATCH_ROWS = 50_000
 PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE = "PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"
