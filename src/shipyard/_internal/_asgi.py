@@ -108,6 +108,18 @@ class RequestLimits:
         )
 
 
+async def read_body(receive: Any) -> bytes | None:
+    """The whole request body, or None when the client went away before sending it."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 async def _respond(send: Any, exc: ShipyardError) -> None:
     body = json.dumps(error_body(exc)).encode()
     await send({"type": "http.response.start", "status": exc.http_status,

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shipyard._internal._time import parse_duration
+from shipyard.data._source import literal
 from shipyard.exceptions import InvalidParameter
 
 if TYPE_CHECKING:
@@ -71,14 +72,6 @@ def _duration_ms(value: str | int | dt.timedelta | None, what: str, *, zero: boo
 def digest_of(spec: Mapping[str, Any]) -> str:
     """The SHA-256 of a spec's canonical JSON."""
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 # -- entities -------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard._internal._time import parse_duration, parse_when
 from shipyard.config import get_settings
+from shipyard.data._source import literal, quote
 from shipyard.entities import Dataset
 from shipyard.exceptions import InvalidParameter, ShipyardError
 from shipyard.features._definitions import (
@@ -27,8 +28,6 @@ from shipyard.features._definitions import (
     FeatureView,
     OnDemandFeatureView,
     Source,
-    literal,
-    quote,
 )
 from shipyard.features._pit import (
     CREATED,

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard._internal._time import now_ms, parse_when
 from shipyard.config import get_settings
+from shipyard.data._source import quote
 from shipyard.entities import Materialization
 from shipyard.exceptions import InvalidParameter
-from shipyard.features._definitions import AGGREGATES, FeatureView, OnDemandFeatureView, quote
+from shipyard.features._definitions import AGGREGATES, FeatureView, OnDemandFeatureView
 from shipyard.features._offline import MEMORY_LIMIT, SQL_TYPES, source_relation, spill_directory
 from shipyard.features._pit import CREATED, ORDER, TS, arrow_batches, connect, interval
 from shipyard.features._registry import Selected, get_view, resolve, visible_columns

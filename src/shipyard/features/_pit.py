@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from shipyard.data._source import quote as q
 from shipyard.exceptions import InvalidParameter
 
 if TYPE_CHECKING:
@@ -35,10 +36,6 @@ ROW = "__sy_row"
 TS = "__sy_ts"
 CREATED = "__sy_created"
 ORDER = "__sy_order"
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def interval(micros: int) -> str:

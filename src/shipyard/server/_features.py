@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field
 
+from shipyard._internal._asgi import read_body
 from shipyard.entities import Role
 from shipyard.exceptions import InvalidParameter
 
@@ -60,15 +61,10 @@ class OnlineFastPath:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in PATHS:
             await self.app(scope, receive, send)
             return
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        status, payload = self.answer(scope, b"".join(chunks))
+        raw = await read_body(receive)
+        if raw is None:
+            return  # the client went away
+        status, payload = self.answer(scope, raw)
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as HttpRoute
 
-from shipyard._internal._asgi import RequestLimits
+from shipyard._internal._asgi import RequestLimits, read_body
 from shipyard._internal._version import VERSION
 from shipyard.exceptions import (
     ContractViolation,
@@ -284,15 +284,10 @@ class FastPath:
         if match is None:
             await self.app(scope, receive, send)
             return
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        request = _Lite(scope, b"".join(chunks))
+        raw = await read_body(receive)
+        if raw is None:
+            return  # the client went away
+        request = _Lite(scope, raw)
         deployment, model, v2 = match.groups()
         if deployment is not None:
             response = await self.handlers._deployment(request, deployment)
