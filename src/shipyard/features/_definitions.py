@@ -16,6 +16,7 @@ new version only when the digest changes, and ``plan`` diffs specs. Sources beco
 
 from __future__ import annotations
 
+import abc
 import base64
 import datetime as dt
 import hashlib
@@ -106,7 +107,7 @@ class Entity:
 
 
 @dataclass(frozen=True)
-class Source:
+class Source(abc.ABC):
     """Where a feature view's rows come from. ``timestamp``: the event-time column; ``created``: the
     column that breaks ties between rows with the same event time (the latest created wins)."""
 
@@ -121,9 +122,9 @@ class Source:
     def _fields(self) -> dict[str, Any]:
         return {}
 
+    @abc.abstractmethod
     def relation(self, con: duckdb.DuckDBPyConnection) -> str:
         """A SQL expression (a parenthesised query or a view name) of the source's rows in ``con``."""
-        raise NotImplementedError
 
     @staticmethod
     def from_spec(spec: Mapping[str, Any]) -> Source:

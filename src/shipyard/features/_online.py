@@ -31,7 +31,7 @@ from shipyard.exceptions import InvalidParameter
 from shipyard.features._definitions import AGGREGATES, FeatureView, OnDemandFeatureView
 from shipyard.features._offline import MEMORY_LIMIT, SQL_TYPES, source_relation, spill_directory
 from shipyard.features._pit import CREATED, ORDER, TS, arrow_batches, connect, interval
-from shipyard.features._registry import Selected, get_view, resolve, visible_columns
+from shipyard.features._registry import Selected, resolve, visible_columns
 from shipyard.online.base import OnlineRow, OnlineStore
 from shipyard.workspace import current_workspace
 
@@ -110,8 +110,7 @@ def _views(names: Sequence[str] | None, project: str) -> list[tuple[FeatureView,
             continue
         if record.spec.get("on_demand") or not record.spec.get("online", True):
             continue
-        view = get_view(record.name, project=project, version=record.version)
-        assert isinstance(view, FeatureView)
+        view = FeatureView.from_spec(record.name, record.spec)  # the listed record already holds the spec
         out.append((view, record.version))
     if names is not None:
         missing = sorted(set(names) - {v.name for v, _ in out})

@@ -4,14 +4,18 @@ response shapes (column-oriented results with a status and an event time per val
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field
 
 from shipyard._internal._asgi import read_body
+from shipyard._internal._time import parse_when
+from shipyard._internal._wire import error_body
 from shipyard.entities import Role
-from shipyard.exceptions import InvalidParameter
+from shipyard.exceptions import InvalidParameter, ShipyardError
 
 if TYPE_CHECKING:
     from shipyard.workspace import Workspace
@@ -44,37 +48,18 @@ PATHS = ("/v1/features/online", "/get-online-features")
 _AUTH_CACHE_S = 30.0
 
 
-class OnlineFastPath:
-    """``POST /v1/features/online`` as plain ASGI, ahead of the framework's routing, validation and
-    thread pool (an online read is a few dozen microseconds; the framework around it was most of the
-    latency). Sits inside the server's request limits; the FastAPI route documents the same shapes in
-    the OpenAPI schema and answers only if this is bypassed. Tokens granted are remembered for 30 s."""
+class OnlineFeatureService:
+    """Answers an online-features request (raw JSON in, status and JSON out) for one server: one reader
+    per project (definitions cached), and tokens granted remembered for 30 s."""
 
-    def __init__(self, app: Any, ws: Workspace, auth: bool) -> None:
+    def __init__(self, ws: Workspace, auth: bool) -> None:
         from shipyard.features._online import OnlineReader
 
-        self.app, self.ws, self.auth = app, ws, auth
+        self.ws, self.auth = ws, auth
         self.readers: dict[str, OnlineReader] = {}
         self.granted: dict[tuple[str, str], float] = {}
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in PATHS:
-            await self.app(scope, receive, send)
-            return
-        raw = await read_body(receive)
-        if raw is None:
-            return  # the client went away
-        status, payload = self.answer(scope, raw)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
-
-    def answer(self, scope: dict[str, Any], raw: bytes) -> tuple[int, bytes]:
-        import orjson
-
-        from shipyard._internal._time import parse_when
-        from shipyard._internal._wire import error_body
-        from shipyard.exceptions import ShipyardError
+    def answer(self, scope: Mapping[str, Any], raw: bytes) -> tuple[int, bytes]:
         from shipyard.features._online import OnlineReader
 
         try:
@@ -95,7 +80,7 @@ class OnlineFastPath:
         except ShipyardError as exc:
             return exc.http_status, orjson.dumps(error_body(exc))
 
-    def authorize(self, scope: dict[str, Any], project: str) -> None:
+    def authorize(self, scope: Mapping[str, Any], project: str) -> None:
         """A viewer (or better) of ``project`` when the server requires tokens."""
         import time
 
@@ -114,6 +99,28 @@ class OnlineFastPath:
         if len(self.granted) > 10_000:
             self.granted.clear()
         self.granted[(token, project)] = now + _AUTH_CACHE_S
+
+
+class OnlineFastPath:
+    """``POST /v1/features/online`` as plain ASGI, ahead of the framework's routing, validation and
+    thread pool (an online read is a few dozen microseconds; the framework around it was most of the
+    latency). Sits inside the server's request limits. The FastAPI route documents the same shapes in
+    the OpenAPI schema and calls the same :class:`OnlineFeatureService` if it is ever reached."""
+
+    def __init__(self, app: Any, service: OnlineFeatureService) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in PATHS:
+            await self.app(scope, receive, send)
+            return
+        raw = await read_body(receive)
+        if raw is None:
+            return  # the client went away
+        status, payload = self.service.answer(scope, raw)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
 
 
 def _checked(body: Any) -> dict[str, Any]:
@@ -141,29 +148,17 @@ class _Unprocessable(InvalidParameter):
 
 
 def install(app: FastAPI, ws: Workspace) -> None:
-    from shipyard._internal._time import parse_when
-    from shipyard.features._online import OnlineReader
-    from shipyard.server._app import NanJSONResponse, principal_of
+    from fastapi.responses import Response
+    from starlette.middleware import Middleware
 
-    readers: dict[str, OnlineReader] = {}
+    service = OnlineFeatureService(ws, app.state.auth)
 
     async def online_features(request: Request, body: OnlineFeaturesRequest) -> Any:
-        principal = principal_of(request)
-        project = body.project or ws.settings.project
-        principal.require(project, Role.VIEWER)
-        if body.feature_service is not None:
-            raise InvalidParameter("Feature services are not supported: list the features ('view:feature') instead.")
-        reader = readers.get(project)
-        if reader is None:
-            reader = readers[project] = OnlineReader(project, store=ws.metadata)
-        result = reader.read(body.features, body.entities, at_ms=parse_when(body.at) if body.at else None,
-                             full_names=body.full_feature_names, store=ws.online)
-        return NanJSONResponse(result.to_response())
+        status, payload = service.answer(request.scope, await request.body())
+        return Response(payload, status_code=status, media_type="application/json")
 
     for path, name in (("/v1/features/online", "online_features"), ("/get-online-features", "get_online_features")):
         app.post(path, name=name, tags=["features"], response_model=OnlineFeaturesResponse,
-                 summary="Read online feature values" + (" (Feast-compatible path)" if "get" in path else ""),
-                 response_class=NanJSONResponse)(online_features)
-    from starlette.middleware import Middleware
-
-    app.user_middleware.append(Middleware(OnlineFastPath, ws=ws, auth=app.state.auth))  # innermost: inside the request limits
+                 summary="Read online feature values" + (" (Feast-compatible path)" if "get" in path else ""))(
+            online_features)
+    app.user_middleware.append(Middleware(OnlineFastPath, service=service))  # innermost: inside the request limits
