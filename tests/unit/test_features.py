@@ -341,6 +341,25 @@ def test_output_file_and_entity_rows_from_parquet_give_the_same_rows(tmp_path: P
     assert list(tmp_path.glob("out/.tmp-*")) == []  # the temporary file was renamed
 
 
+def test_exact_ties_across_files_of_a_glob_go_to_the_last_file_then_row(tmp_path: Path) -> None:
+    """A glob's files are read in name order: among rows with the same key, event time and created
+    time, the one in the later file wins, and within a file the later row; created still beats order."""
+    folder = tmp_path / "w"
+    folder.mkdir()
+    rows = {"a.parquet": [("x", 60, 60, 1.0), ("x", 60, 60, 2.0), ("y", 0, 5, 8.0)],
+            "b.parquet": [("x", 60, 60, 3.0), ("y", 0, 0, 9.0)],
+            "c.parquet": [("x", 30, 30, 4.0)]}
+    for name, part in rows.items():
+        write(pd.DataFrame({"origin": [r[0] for r in part], "ts": [at(r[1]) for r in part],
+                            "made": [at(r[2]) for r in part], "temp": [r[3] for r in part]}), folder / name)
+    view = sy.FeatureView(name="w", entities=[ORIGIN], features={"temp": float},
+                          source=sy.ParquetSource(str(folder / "*.parquet"), timestamp="ts", created="made"))
+    sy.features.apply([ORIGIN, view])
+    ents = pd.DataFrame({"origin": ["x", "x", "y"], "event_timestamp": [at(60), at(45), at(1)]})
+    got = training_set(ents, ["w:temp"], log=False).to_pandas()["temp"].tolist()
+    same(got, [3.0, 4.0, 8.0], "glob ties")
+
+
 def test_unusual_entity_frames_still_join(tmp_path: Path) -> None:
     weather, planes = views(tmp_path)
     sy.features.apply([weather, planes])

@@ -90,7 +90,18 @@ def _order_expression(src: Source) -> str | None:
     if src.type != "parquet":
         return None
     path = str(getattr(src, "path", ""))
-    return "file_row_number" if not any(ch in path for ch in "*?[") else "(filename, file_row_number)"
+    return "file_row_number" if not _glob(path) else "struct_pack(f := filename, r := file_row_number)"
+
+
+def _order_type(src: Source) -> str | None:
+    """The SQL type of :func:`_order_expression`."""
+    if src.type != "parquet":
+        return None
+    return "BIGINT" if not _glob(str(getattr(src, "path", ""))) else "STRUCT(f VARCHAR, r BIGINT)"
+
+
+def _glob(path: str) -> bool:
+    return any(ch in path for ch in "*?[")
 
 
 def view_input(con: duckdb.DuckDBPyConnection, sel: Selected) -> ViewInput | AggregateInput:
@@ -107,7 +118,7 @@ def view_input(con: duckdb.DuckDBPyConnection, sel: Selected) -> ViewInput | Agg
     ttl = view.ttl_ms
     declared = view.feature_types
     return ViewInput(relation, view.join_keys, list(zip(sel.features, sel.outputs, strict=True)),
-                     ttl * 1000 if ttl else None, created=bool(view.source.created), order=view.source.type == "parquet",
+                     ttl * 1000 if ttl else None, created=bool(view.source.created), order=_order_type(view.source),
                      types=[SQL_TYPES.get(declared[f]) for f in sel.features])
 
 
@@ -266,7 +277,8 @@ def training_set(
             [quote(o) for o in hidden if o not in computed]
         final = f"SELECT {', '.join(order)} FROM ({query})"  # the entity columns, then the features as asked
         try:
-            _check_key_types(con, f"{ENTITIES}_v", selected, inputs)
+            if not _check_key_types(con, f"{ENTITIES}_v", selected, inputs):
+                final += " LIMIT 0"  # typed empty result; keys of an empty frame have no meaningful type to join on
             if output is not None:
                 path = _write_parquet(con, final, Path(output), demand, hidden, by_ref)
                 result = TrainingSet(wanted, {s.view.name: s.version for s in selected}, None, path=path)
@@ -299,11 +311,11 @@ def _key_family(duck_type: str) -> str | None:
 
 
 def _check_key_types(con: duckdb.DuckDBPyConnection, entities: str, selected: Sequence[Selected],
-                     inputs: Sequence[ViewInput | AggregateInput]) -> None:
+                     inputs: Sequence[ViewInput | AggregateInput]) -> bool:
     """Refuse a join key that is a string on one side and a number on the other (a join would fail, a
-    window aggregation would silently match nothing)."""
+    window aggregation would silently match nothing). False when there are no entity rows."""
     if con.execute(f"SELECT 1 FROM {entities} LIMIT 1").fetchone() is None:
-        return  # no entity rows: an empty frame's columns have no meaningful type
+        return False  # no entity rows: an empty frame's columns have no meaningful type
     have = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {entities}").fetchall()}
     plain = [s for s in selected if isinstance(s.view, FeatureView)]
     for sel, view in zip(plain, inputs, strict=True):
@@ -314,6 +326,7 @@ def _check_key_types(con: duckdb.DuckDBPyConnection, entities: str, selected: Se
                 raise InvalidParameter(f"Join key {key!r} is {have[key]} in the entity rows but {source[key]} in the "
                                        f"source of feature view {sel.view.name!r}: give both the same type (e.g. "
                                        "convert the entity rows' column with .astype(str) or .astype(int)).")
+    return True
 
 
 def _on_demand(frame: pd.DataFrame, demand: Sequence[Selected], columns: Mapping[str, str]) -> pd.DataFrame:

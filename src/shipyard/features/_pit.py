@@ -11,8 +11,8 @@ from older rows: a row is one observation).
 Window aggregations (:class:`AggregateInput`) take, for each entity row, the source rows of the same
 keys with an event time in ``(t - window, t]``.
 
-The joins are SQL run by DuckDB (an ``ASOF LEFT JOIN`` after keeping one feature row per key and
-event time), which spills to disk rather than running out of memory on large inputs. All times are
+The joins are SQL run by DuckDB (one ``ASOF LEFT JOIN`` per view, the tie-break folded into its
+inequality), which spills to disk rather than running out of memory on large inputs. All times are
 ``TIMESTAMPTZ`` in a session whose time zone is UTC, so timestamps without a zone are taken as UTC.
 :func:`pit_query` builds the query for any number of views; :func:`point_in_time_join` runs it on two
 DataFrames.
@@ -36,6 +36,7 @@ ROW = "__sy_row"
 TS = "__sy_ts"
 CREATED = "__sy_created"
 ORDER = "__sy_order"
+KEY = "__sy_key"
 
 
 def interval(micros: int) -> str:
@@ -52,7 +53,8 @@ class ViewInput:
     columns: list[tuple[str, str]]
     ttl_us: int | None = None
     created: bool = False
-    order: bool = False
+    #: the SQL type of ``__sy_order`` (the source order that breaks exact ties); None: there is none.
+    order: str | None = None
     #: SQL types the features are cast to (the declared types), one per column; None keeps the source's.
     types: list[str | None] | None = None
 
@@ -85,32 +87,30 @@ def pit_query(entities: str, entity_ts: str, views: Sequence[ViewInput | Aggrega
 
 
 def _latest_ctes(i: int, view: ViewInput, ts: str) -> list[str]:
-    """The latest feature row per entity row, in two phases: an ASOF join on the keys and event times
-    alone (narrow, so its sort is cheap) finds the matched event time; a hash join back to the rows with
-    that key and time, grouped per entity row, picks the winner among ties (``max_by`` on the created
-    time, then source order) and carries its values. No sort of the feature rows' payload."""
-    keys = ", ".join(q(k) for k in view.keys)
+    """The latest feature row per entity row in one ``ASOF LEFT JOIN`` whose inequality carries the
+    tie-break: feature rows are ordered by ``(event time, 0, created, source order)`` and an entity row
+    at ``t`` stands at ``(t, 1, ...)``, after every feature row of time ``t`` and before any later one —
+    so the join's greatest row ``<=`` is the latest event, created last, coming last in the source. No
+    grouping pass over the feature rows, and no join back to them."""
     on = " AND ".join(f"e.{q(k)} = f.{q(k)}" for k in view.keys)
-    back = " AND ".join(f"m.{q(k)} = f.{q(k)}" for k in view.keys)
-    payload = ", ".join(f"{q('c' + str(j))} := f.{q(c)}" for j, (c, _) in enumerate(view.columns))
-    rank = [f"coalesce(f.{CREATED}, '-infinity'::TIMESTAMPTZ)"] if view.created else []
-    rank += [f"f.{ORDER}"] if view.order else []
-    pick = (f"max_by(struct_pack({payload}), struct_pack({', '.join(f'r{j} := {r}' for j, r in enumerate(rank))}))"
-            if rank else f"any_value(struct_pack({payload}))")
-    narrow = f"(SELECT {keys}, {TS} FROM {view.relation} WHERE {TS} IS NOT NULL)"
-    stale = f"w.{TS} IS NULL" + (f" OR epoch_us(e.{ts}) - epoch_us(w.{TS}) > {int(view.ttl_us)}" if view.ttl_us
+    rank = ([(f"c := coalesce({CREATED}, '-infinity'::TIMESTAMPTZ)", "c := NULL::TIMESTAMPTZ")] if view.created
+            else []) + ([(f"o := {ORDER}", f"o := NULL::{view.order}")] if view.order else [])
+    if rank:
+        fkey = f"struct_pack(t := {TS}, x := 0::UTINYINT, {', '.join(f for f, _ in rank)})"
+        ekey = f"struct_pack(t := e.{ts}, x := 1::UTINYINT, {', '.join(e for _, e in rank)})"
+    else:
+        fkey, ekey = TS, f"e.{ts}"
+    keys = ", ".join(q(k) for k in view.keys)
+    payload = ", ".join(f"{q(c)} AS {q('c' + str(j))}" for j, (c, _) in enumerate(view.columns))
+    right = f"(SELECT {keys}, {TS}, {fkey} AS {KEY}, {payload} FROM {view.relation} WHERE {TS} IS NOT NULL)"
+    stale = f"f.{TS} IS NULL" + (f" OR epoch_us(e.{ts}) - epoch_us(f.{TS}) > {int(view.ttl_us)}" if view.ttl_us
                                  else "")  # integers: exact, and cheaper than interval arithmetic
     types = view.types or [None] * len(view.columns)
-    fields = [_cast("w.v." + q("c" + str(j)), t) for j, t in enumerate(types)]
-    picked = ", ".join(f"CASE WHEN {stale} THEN NULL ELSE {field} END AS {q(out)}"
-                       for field, (_, out) in zip(fields, view.columns, strict=True))
-    return [
-        f"m{i} AS (SELECT e.{ROW}, {', '.join('e.' + q(k) for k in view.keys)}, f.{TS} FROM e{i - 1} e "
-        f"ASOF JOIN {narrow} f ON {on} AND e.{ts} >= f.{TS})",
-        f"w{i} AS (SELECT m.{ROW}, any_value(m.{TS}) AS {TS}, {pick} AS v FROM m{i} m JOIN {view.relation} f "
-        f"ON {back} AND m.{TS} = f.{TS} GROUP BY m.{ROW})",
-        f"e{i} AS (SELECT e.*, {picked} FROM e{i - 1} e LEFT JOIN w{i} w ON e.{ROW} = w.{ROW})",
-    ]
+    picked = ", ".join(f"CASE WHEN {stale} THEN NULL ELSE {_cast('f.' + q('c' + str(j)), t)} END AS {q(out)}"
+                       for j, (t, (_, out)) in enumerate(zip(types, view.columns, strict=True)))
+    return [f"k{i} AS (SELECT *, {ekey} AS {KEY} FROM e{i - 1} e)",
+            f"e{i} AS (SELECT e.* EXCLUDE ({KEY}), {picked} FROM k{i} e ASOF LEFT JOIN {right} f "
+            f"ON {on} AND e.{KEY} >= f.{KEY})"]
 
 
 def _aggregate_ctes(i: int, view: AggregateInput, ts: str) -> list[str]:
@@ -207,7 +207,7 @@ def point_in_time_join(
         right[CREATED] = utc(features, created, "feature rows")
     view = ViewInput("right_rows", keys, [(c, prefix + c) for c in columns],
                      int(ttl / dt.timedelta(microseconds=1)) if ttl is not None else None, created=bool(created),
-                     order=True)
+                     order="BIGINT")
     con = connect()
     try:
         con.register("left_rows", left)
