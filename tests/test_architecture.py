@@ -33,7 +33,7 @@ SIDEWAYS = {
     ("workspace", "online"), ("workspace", "executors"),
     ("tracking", "models"), ("registry", "tracking"), ("registry", "models"), ("features", "data"), ("pipelines", "tracking"),
     ("serving", "registry"), ("serving", "models"), ("serving", "features"), ("serving", "monitoring"),
-    ("monitoring", "data"), ("monitoring", "registry"),
+    ("monitoring", "data"), ("monitoring", "registry"), ("server", "ui"),
 }
 ADAPTERS = {"storage._sql", "storage._rest", "artifacts._local", "artifacts._s3", "artifacts._rest", "online._sqlite", "online._redis", "executors._ray"}
 

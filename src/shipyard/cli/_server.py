@@ -33,7 +33,8 @@ def server(
     monitor_interval: Annotated[Optional[float], typer.Option(help="Seconds between passes over the monitors "
                                                               "(default 60).")] = None,
 ) -> None:
-    """Serve the platform API (OpenAPI at /docs). Point the SDK at it with SHIPYARD_URI=http://HOST:PORT."""
+    """Serve the platform API (OpenAPI at /docs) and the web UI (at /). Point the SDK at it with
+    SHIPYARD_URI=http://HOST:PORT."""
     import uvicorn
 
     from shipyard.config import configure, export_environment, get_settings
@@ -60,7 +61,7 @@ def server(
             console.print(f"[bold]Created the admin user. Its token (shown once, store it now):[/]\n  {secret}")
     workspace.close()
     console.print(
-        f"Shipyard server on http://{host}:{port} (docs at /docs) · store {display(settings.resolved_store_uri)} · "
+        f"Shipyard server on http://{host}:{port} (UI at /ui/, API docs at /docs) · store {display(settings.resolved_store_uri)} · "
         f"artifacts {settings.resolved_artifact_uri} · online features {display(settings.resolved_online_uri)}"
     )
     if auth:
@@ -72,3 +73,29 @@ def server(
         "shipyard.server._app:app_from_settings", factory=True, host=host, port=port, workers=workers,
         log_level="warning", access_log=False, limit_concurrency=settings.server_max_concurrency, timeout_keep_alive=5,
     )
+
+
+def ui(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5050,
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback only: the UI has no login here).")] = "127.0.0.1",
+    store: Annotated[Optional[str], typer.Option("--store", help="Metadata store (default: the embedded one).")] = None,
+    artifacts: Annotated[Optional[str], typer.Option("--artifacts", help="Artifact root (default: embedded).")] = None,
+) -> None:
+    """Open the web UI on the embedded store (or --store): runs and charts, models, what is live where.
+    Prints the URL; stop it with Ctrl-C. A team server (`shipyard server`) serves the same UI behind
+    its logins."""
+    import uvicorn
+
+    from shipyard.config import configure, export_environment, get_settings
+
+    if not _is_loopback(host):
+        err_console.print(f"[bold red]Refusing to bind {host}:[/] `shipyard ui` has no login. Run `shipyard server "
+                          "--auth` to share the UI with a team.")
+        raise typer.Exit(2)
+    settings = configure(store_uri=store, artifact_uri=artifacts, server_auth=False, server_monitors=False)
+    if settings.remote:
+        raise typer.BadParameter("shipyard ui reads a database store; for a server, open its URL in a browser")
+    console.print(f"Shipyard UI: [bold]http://{host}:{port}/ui/[/] (Ctrl-C stops it)")
+    export_environment(get_settings())
+    uvicorn.run("shipyard.server._app:app_from_settings", factory=True, host=host, port=port, log_level="warning",
+                access_log=False)

@@ -142,7 +142,7 @@ class AliasEvent:
 @dataclass(frozen=True, slots=True)
 class LineageNode:
     id: str  # "dataset:<id>", "run:<id>", "model:<name>/<version>", ...
-    kind: str  # dataset | run | model_version | experiment
+    kind: str  # feature_view | dataset | run | model_version | experiment
     label: str
     attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 

@@ -56,6 +56,12 @@ def _add_run(registry: Registry, run_id: str, nodes: dict[str, LineageNode], edg
         nodes[ds_id] = LineageNode(ds_id, "dataset", ds.name, frozen_map({
             "digest": ds.digest, "rows": ds.num_rows, "source": ds.source,
         }))
+        views = (ds.profile.get("features") or {}).get("views") or {}
+        for view, version in sorted(views.items()):  # a training set: the feature views it was built from
+            fv_id = f"feature_view:{view}@v{version}"
+            nodes[fv_id] = LineageNode(fv_id, "feature_view", f"{view} v{version}", frozen_map({
+                "view": view, "version": version}))
+            edges.append(LineageEdge(fv_id, ds_id, "features of"))
         if link.direction == "input":
             edges.append(LineageEdge(ds_id, node_id, f"{link.role} input of"))
         else:

@@ -167,9 +167,12 @@ class Registry:
         raise InvalidParameter(f"{uri!r} does not name a registered version; use models:/<name>/<version> or @<alias>.")
 
     # -- aliases -----------------------------------------------------------------------------
-    def set_alias(self, name: str, alias: str, version: int | str, reason: str | None = None) -> AliasEvent:
-        """Point ``@alias`` at ``version`` atomically; the move is kept in the alias history."""
-        return self.store.set_alias(self.project, name, check_alias(alias), int(version), _environment.user(), reason)  # type: ignore[no-any-return]
+    def set_alias(self, name: str, alias: str, version: int | str, reason: str | None = None,
+                  actor: str | None = None) -> AliasEvent:
+        """Point ``@alias`` at ``version`` atomically; the move is kept in the alias history, with
+        ``actor`` (default: the local user) and ``reason``."""
+        return self.store.set_alias(self.project, name, check_alias(alias), int(version),  # type: ignore[no-any-return]
+                                    actor or _environment.user(), reason)
 
     def delete_alias(self, name: str, alias: str, reason: str | None = None) -> AliasEvent:
         return self.store.set_alias(self.project, name, check_alias(alias), None, _environment.user(), reason)  # type: ignore[no-any-return]

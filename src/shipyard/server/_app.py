@@ -231,6 +231,9 @@ def create_app(workspace: Workspace | None = None, auth: bool = False) -> FastAP
     from shipyard.server import _features
 
     _features.install(app, ws)
+    from shipyard.ui import install as install_ui
+
+    install_ui(app)
 
     @app.exception_handler(FileNotFoundError)
     async def missing(request: Request, exc: FileNotFoundError) -> Response:

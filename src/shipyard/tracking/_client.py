@@ -204,6 +204,44 @@ class TrackingClient:
                 break
         return runs
 
+    def search_page(
+        self,
+        experiment: str | Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        page_size: int = 100,
+        page_token: str | None = None,
+        include_deleted: bool = False,
+    ) -> RunPage:
+        """One page of :meth:`search` (at most ``page_size`` runs); pass its ``next_page_token`` back for
+        the next. For tables that page on the server (the UI)."""
+        if not isinstance(page_size, int) or page_size < 1:
+            raise InvalidParameter(f"page_size must be a positive integer, got {page_size!r}.")
+        ids = self._experiment_ids(experiment)
+        if ids == []:
+            return RunPage((), None)
+        orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
+        page: RunPage = self.store.search_runs(self.project, ids, filter, orders, max_results=min(page_size, 5000),
+                                               page_token=page_token,
+                                               lifecycle=None if include_deleted else LifecycleStage.ACTIVE)
+        return page
+
+    def metric_series(self, run_id: str, key: str, points: int | None = None) -> dict[str, list[Any]]:
+        """One metric's history as ``{"step": [...], "time": [...] (epoch ms), "value": [...]}``, by step;
+        with ``points``, down-sampled to at most that many by largest-triangle-three-buckets over the
+        steps (the first and last points, and spikes, survive) — what a chart of that width can show."""
+        history: list[Metric] = self.store.get_metric_history(run_id, key)
+        if points is not None and len(history) > points:
+            import numpy as np
+
+            from shipyard._internal._lttb import lttb
+
+            steps = np.fromiter((m.step for m in history), dtype=np.float64, count=len(history))
+            values = np.fromiter((m.value for m in history), dtype=np.float64, count=len(history))
+            history = [history[i] for i in lttb(steps, values, points)]
+        return {"step": [m.step for m in history], "time": [m.timestamp for m in history],
+                "value": [None if m.value != m.value else m.value for m in history]}
+
     def _experiment_ids(self, experiment: str | Sequence[str] | None) -> list[str] | None:
         if experiment is None:
             return None
