@@ -17,9 +17,7 @@ import pandas as pd
 import pytest
 
 from shipyard.access import issue_token
-from shipyard.config import Settings
 from shipyard.entities import Role
-from shipyard.workspace import build_workspace
 
 from ..conftest import REQUIRE, LiveServer
 
@@ -75,24 +73,73 @@ def _seed(ws: Any) -> dict[str, Any]:
     return {"runs": runs}
 
 
+def _seed_more(root: Path) -> None:
+    """A deployment with traffic, a monitor with an alert, features materialized (the fluent API, on the
+    workspace the environment names)."""
+    import time
+
+    import shipyard as sy
+    from shipyard.monitoring._predictions import PredictionLog
+    from shipyard.workspace import current_workspace
+
+    sy.deploy("churn-prod", {"churn@champion": 90, "churn/2": 10}, reason="launch")
+    rng = np.random.default_rng(3)
+    now = int(time.time() * 1000)
+    hour = 3_600_000
+    start = now - now % hour - 3 * hour
+    reference = pd.DataFrame({"tenure": rng.normal(20, 5, 2000), "spend": rng.integers(0, 7, 2000).astype(float)})
+    sy.monitor("churn-prod", reference=reference, window="1h", start=start, rules=["drift.share >= 0.5"])
+    with PredictionLog(current_workspace(), "shop", "churn-prod", flush_seconds=60) as log:
+        for h, shift in enumerate((0.0, 12.0, 12.0)):
+            for i in range(300):
+                row = {"tenure": float(rng.normal(20 + shift, 5)), "spend": float(rng.integers(0, 7))}
+                route = "churn@champion" if i % 10 else "churn/2"
+                log.log(f"r{h}-{i}", route=route, model_version="churn/1" if i % 10 else "churn/2", inputs=[row],
+                        predictions=[int(row["tenure"] > 20)], latency_ms=float(rng.gamma(2, 1.5)),
+                        ts=start + h * hour + i * 1000)
+    sy.monitoring.run("churn-prod", now=start + 3 * hour + 1)
+    frame = pd.DataFrame({"customer": ["c1", "c2", "c1"], "ts": pd.to_datetime(["2026-11-01", "2026-11-02", "2026-11-03"],
+                                                                               utc=True), "visits": [3.0, 5.0, 4.0]})
+    frame.to_parquet(root / "visits.parquet")
+    customer = sy.Entity("customer", ["customer"], description="a shop customer")
+    visits = sy.FeatureView(name="customer_visits", entities=[customer], features={"visits": float}, ttl="30d",
+                            source=sy.ParquetSource(str(root / "visits.parquet"), timestamp="ts"))
+    sy.features.apply([customer, visits])
+    sy.features.materialize(end="2026-11-04T00:00:00Z")
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     sync_playwright = _browser_or_skip()
+    from shipyard import config
+    from shipyard.workspace import current_workspace, reset_workspace
+
     root = tmp_path_factory.mktemp("ui")
-    ws = build_workspace(Settings(store_uri=f"sqlite:///{root / 'ui.db'}", artifact_uri=(root / "art").as_uri(),
-                                  home=root))
+    saved = {k: os.environ.get(k) for k in ("SHIPYARD_HOME", "SHIPYARD_PROJECT")}
+    os.environ.update({"SHIPYARD_HOME": str(root), "SHIPYARD_PROJECT": "shop"})
+    config.reset()
+    reset_workspace()
+    ws = current_workspace()
     store = ws.metadata
-    for name in ("ed", "vi"):
-        store.create_user(name)  # type: ignore[attr-defined]
+    for name in ("ed", "vi", "boss"):
+        store.create_user(name, is_admin=name == "boss")  # type: ignore[attr-defined]
     tokens = {"editor": issue_token(store, "ed", "shop", Role.EDITOR)[1],  # type: ignore[arg-type]
-              "viewer": issue_token(store, "vi", "shop", Role.VIEWER)[1]}  # type: ignore[arg-type]
+              "viewer": issue_token(store, "vi", "shop", Role.VIEWER)[1],  # type: ignore[arg-type]
+              "admin": issue_token(store, "boss", None, Role.ADMIN)[1]}  # type: ignore[arg-type]
     seeded = _seed(ws)
+    _seed_more(root)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     SHOTS.mkdir(parents=True, exist_ok=True)
     with LiveServer(ws, auth=True) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         yield {"url": server.url, "tokens": tokens, "browser": browser, "ws": ws, **seeded}
         browser.close()
-    ws.close()
+    reset_workspace()
+    config.reset()
 
 
 def _login(site: dict[str, Any], who: str, path: str) -> Any:
@@ -185,4 +232,63 @@ def test_models_list_and_lineage(site: dict[str, Any]) -> None:
     assert page.locator("svg.lineage .node").count() >= 2
     page.keyboard.press("Tab")
     page.screenshot(path=str(SHOTS / "models.png"), full_page=True)
+    page.close()
+
+
+def test_deployments_monitors_features(site: dict[str, Any]) -> None:
+    page = _login(site, "editor", "/ui/p/shop/deployments")
+    row = page.locator("table.deployments tbody tr").first
+    assert "churn-prod" in row.inner_text() and "90% churn@champion → v" in row.inner_text()
+    page.click("nav.windows >> text=24h")
+    page.click("text=churn-prod")
+    page.wait_for_url("**/deployments/churn-prod**")
+    traffic = page.locator("table.traffic").inner_text()
+    assert "churn@champion" in traffic and "270" in traffic  # 3 hours × 270 requests on the champion route
+    assert page.locator("svg.bars rect.bar").count() == 60
+    page.screenshot(path=str(SHOTS / "deployment.png"), full_page=True)
+    page.fill("form.promote input[name=reason]", "v2 wins")
+    page.click("form.promote button")
+    page.wait_for_selector("p.ok")
+    assert "revision 2" in page.locator("p.ok").inner_text()
+    assert "v2 wins" in page.locator("table.history").inner_text()
+    page.goto(f"{site['url']}/ui/p/shop/monitors")
+    assert "1 firing" in page.locator("table.monitors").inner_text()
+    page.click("table.monitors >> text=churn-prod >> nth=1")
+    page.wait_for_url("**/monitors/churn-prod")
+    assert page.locator(".report svg").count() >= 3  # drift share, rows, distributions
+    page.select_option("select[name=column]", "spend")
+    page.wait_for_url("**column=spend")
+    assert "fired" in page.locator("table.events").inner_text()
+    page.screenshot(path=str(SHOTS / "monitor.png"), full_page=True)
+    page.goto(f"{site['url']}/ui/p/shop/features")
+    views = page.locator("table.views").inner_text()
+    assert "customer_visits" in views and "2026-11-04 00:00:00" in views
+    page.screenshot(path=str(SHOTS / "features.png"), full_page=True)
+    page.close()
+
+
+def test_admin_creates_and_revokes_a_token(site: dict[str, Any]) -> None:
+    page = _login(site, "admin", "/ui/admin")
+    page.fill("form.create-token input[name=user]", "newcomer")
+    page.check("form.create-token input[name=create_user]")
+    page.select_option("form.create-token select[name=role]", "viewer")
+    page.fill("form.create-token input[name=project]", "shop")
+    page.click("form.create-token button")
+    secret = page.locator("pre.token").inner_text().strip()
+    assert secret.startswith("sy_")
+    page.screenshot(path=str(SHOTS / "admin.png"), full_page=True)
+    fresh = site["browser"].new_page()
+    fresh.goto(f"{site['url']}/ui/p/shop/runs")
+    fresh.fill("input[name=token]", secret)
+    fresh.click("button[type=submit]")
+    fresh.wait_for_url("**/ui/p/shop/runs")
+    assert "newcomer" in fresh.locator(".who").inner_text()
+    fresh.close()
+    token_id = secret.split("_")[1]
+    page.goto(f"{site['url']}/ui/admin")
+    page.click(f"button[aria-label='revoke token {token_id}']")
+    page.wait_for_selector("p.ok")
+    page.goto(f"{site['url']}/ui/admin/audit?action=ui.token.revoke")
+    assert token_id in page.locator("table.audit").inner_text()
+    page.screenshot(path=str(SHOTS / "audit.png"), full_page=True)
     page.close()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -227,3 +228,132 @@ def test_login_roles_and_projects(secured: tuple[Any, dict[str, str]]) -> None:
     assert client.get("/ui/p/default/runs").status_code == 404
     assert client.get("/ui/p/elsewhere/runs").status_code == 200
     assert client.get("/ui/login", params={"next": "https://evil.example/"}).text.count("evil.example") == 0
+
+
+def _traffic(deployment: str, n: int, route: str, version: str, latency: float) -> None:
+    import time
+
+    from shipyard.monitoring._predictions import PredictionLog
+    from shipyard.workspace import current_workspace
+
+    now = int(time.time() * 1000)
+    with PredictionLog(current_workspace(), "default", deployment, flush_seconds=60) as log:
+        for i in range(n):
+            log.log(f"{route}-{i}", route=route, model_version=version, inputs=[{"f1": 1.0, "f2": 0.0}],
+                    predictions=[1], latency_ms=latency + i % 3, ts=now - 60_000 + i)
+
+
+def test_deployments_what_is_live_where(seeded: dict[str, Any]) -> None:
+    sy.deploy("churn-prod", {"churn@champion": 90, "churn/2": 10}, reason="launch")
+    _traffic("churn-prod", 30, "churn@champion", "churn/1", 2.0)
+    _traffic("churn-prod", 10, "churn/2", "churn/2", 5.0)
+    client, ws = _client()
+    listing = client.get("/ui/p/default/deployments")
+    assert listing.status_code == 200
+    text = _text(listing.text)
+    assert "90% churn@champion → v1" in text and "10% churn/2 → v2" in text and " 40 " in text
+    page = client.get("/ui/p/default/deployments/churn-prod", params={"window": "24h"})
+    body = _text(page.text)
+    assert "churn@champion churn/1 30 30 3" in body  # route, version, requests, rows, p50 = median of 2, 3, 4
+    assert "churn/2 churn/2 10 10 6" in body and "<svg class=\"bars\"" in page.text and "launch" in body
+    assert client.get("/ui/p/default/deployments/churn-prod", params={"window": "3y"}).status_code == 400
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf
+    promote = {"action": "promote", "model": "churn/2", "reason": "", "csrf": csrf.group(1)}
+    assert client.post("/ui/p/default/deployments/churn-prod/change", data=promote).status_code == 400
+    done = client.post("/ui/p/default/deployments/churn-prod/change", data={**promote, "reason": "v2 is better"})
+    assert done.status_code == 303
+    dep = sy.serving.status("churn-prod").deployment
+    assert [(r.model, r.weight) for r in dep.routes] == [("churn/2", 100)] and dep.revision == 2
+    back = client.post("/ui/p/default/deployments/churn-prod/change",
+                       data={"action": "rollback", "reason": "errors up", "csrf": csrf.group(1)})
+    assert back.status_code == 303
+    dep = sy.serving.status("churn-prod").deployment
+    assert sorted((r.model, r.weight) for r in dep.routes) == [("churn/2", 10), ("churn@champion", 90)]
+    history = _text(client.get(back.headers["location"]).text)
+    assert "v2 is better" in history and "errors up" in history and "rollback" in history
+
+
+def test_monitor_pages(seeded: dict[str, Any]) -> None:
+    from .test_monitors import HOUR, T0, _data, _log
+
+    rng = np.random.default_rng(7)
+    sy.monitor("prod", reference=_data(3000, rng), window="1h", start=T0, rules=["drift.share >= 0.5"])
+    _log(_data(600, rng), T0, rng=rng)
+    _log(_data(600, rng, shift=1.5, cats=("a", "b", "z")), T0 + HOUR, rng=rng)
+    sy.monitoring.run("prod", now=T0 + 2 * HOUR + 1)
+    client, ws = _client()
+    listing = _text(client.get("/ui/p/default/monitors").text)
+    assert "prod prod active 1 h 0 min" in listing or "prod prod active" in listing
+    assert "alert" in listing and "1 firing" in listing
+    page = client.get("/ui/p/default/monitors/prod")
+    assert page.status_code == 200
+    text = _text(page.text)
+    assert "Share of drifted columns per window" in page.text and "drift.share &gt;= 0.5" in text
+    assert "fired" in text  # the alert's life cycle
+    assert 'value="x1"' not in page.text or "<option selected>" in page.text
+    other = client.get("/ui/p/default/monitors/prod", params={"column": "c"})
+    assert "c (drifted)" in other.text or ">c<" in other.text
+    report = client.get("/ui/p/default/monitors/prod/report")
+    assert report.status_code == 200 and report.text.startswith("<!doctype html>") and "Monitor <code>prod</code>" in report.text
+    assert client.get("/ui/p/default/monitors/nope").status_code == 404
+
+
+def test_feature_catalog(seeded: dict[str, Any], tmp_path: Path) -> None:
+    rows = pd.DataFrame({"origin": ["a", "b"], "ts": pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True),
+                         "temp": [1.0, 2.0]})
+    rows.to_parquet(tmp_path / "w.parquet")
+    origin = sy.Entity("origin", ["origin"], description="an airport")
+    weather = sy.FeatureView(name="weather", entities=[origin], features={"temp": float}, ttl="6h",
+                             source=sy.ParquetSource(str(tmp_path / "w.parquet"), timestamp="ts"))
+    planes = sy.FeatureView(name="never", entities=[origin], features={"temp": float},
+                            source=sy.ParquetSource(str(tmp_path / "w.parquet"), timestamp="ts"))
+    sy.features.apply([origin, weather])
+    sy.features.materialize(end="2026-01-03T00:00:00Z")
+    sy.features.apply([origin, weather, planes])  # added after the materialization: never materialized
+    client, _ = _client()
+    text = _text(client.get("/ui/p/default/features").text)
+    assert "origin origin 1 an airport" in text
+    assert "weather 1 origin temp parquet:" in text and "past the TTL" in text and "2026-01-03 00:00:00" in text
+    assert "never 1 origin temp" in text and " never " in text.split("never 1 origin temp")[1][:200]
+    detail = _text(client.get("/ui/p/default/features/feature_view/weather").text)
+    assert "TTL 6 h 0 min" in detail and "temp float" in detail and "up to 2026-01-03 00:00:00" in detail
+    assert client.get("/ui/p/default/features/feature_view/nope").status_code == 404
+
+
+def test_admin_pages(secured: tuple[Any, dict[str, str]]) -> None:
+    client, tokens = secured
+    client.post("/ui/login", data={"token": tokens["editor"], "next": "/ui/"})
+    assert client.get("/ui/admin").status_code == 403  # admins only
+    client.cookies.clear()
+    from shipyard.workspace import build_workspace
+
+    ws = build_workspace()
+    admin_token = issue_token(ws.metadata, "vi", None, Role.ADMIN)[1]
+    client.post("/ui/login", data={"token": admin_token, "next": "/ui/admin"})
+    page = client.get("/ui/admin")
+    assert page.status_code == 200 and "ed" in _text(page.text)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf
+    made = client.post("/ui/admin/tokens", data={"action": "create", "user": "newbie", "role": "viewer",
+                                                 "project": "default", "csrf": csrf.group(1)})
+    assert made.status_code == 400 and "create the user" in made.text
+    made = client.post("/ui/admin/tokens", data={"action": "create", "user": "newbie", "create_user": "1",
+                                                 "role": "viewer", "project": "default", "csrf": csrf.group(1)})
+    secret = re.search(r'<pre class="token">(sy_[^<]+)</pre>', made.text)
+    assert made.status_code == 200 and secret  # shown once...
+    from shipyard.access import authenticate
+
+    assert authenticate(ws.metadata, secret.group(1)).user == "newbie"
+    token_id = secret.group(1).split("_")[1]
+    assert secret.group(1) not in client.get("/ui/admin").text  # ...and never again
+    revoked = client.post("/ui/admin/tokens", data={"action": "revoke", "token_id": token_id, "csrf": csrf.group(1)})
+    assert revoked.status_code == 303
+    assert ws.metadata.get_token(token_id)[0].revoked_at is not None
+    quota = client.post("/ui/admin/quotas", data={"project": "default", "kind": "deployments", "limit": "3",
+                                                  "csrf": csrf.group(1)})
+    assert quota.status_code == 303 and [(q.kind, q.limit) for q in ws.metadata.list_quotas("default")] == [("deployments", 3)]
+    audit = _text(client.get("/ui/admin/audit", params={"action": "ui.token.create"}).text)
+    assert "ui.token.create" in audit and "user=newbie" in audit and "ui.quota.set" not in audit
+    assert "400" in audit and "200" in audit  # the refused attempt is audited too
+    ws.close()

@@ -457,3 +457,50 @@ def read_predictions(workspace: Workspace, project: str, deployment: str, *, sin
         finally:
             con.close()
     return frame
+
+
+def traffic(workspace: Workspace, project: str, deployment: str, *, since: Any, until: Any = None,
+            buckets: int = 60) -> dict[str, Any]:
+    """What a deployment served between ``since`` and ``until`` (default: now), from its prediction log:
+    per route and model version the requests, rows and latency percentiles (p50, p95, p99, in ms), and
+    the requests per bucket (``buckets`` equal slices of the window) for a rate chart; ``latency``: the
+    percentiles over every route."""
+    import tempfile
+
+    import duckdb
+
+    lo = parse_when(since)
+    hi = parse_when(until) if until is not None else int(time.time() * 1000)
+    if hi <= lo:
+        raise InvalidParameter(f"The window must end after it starts ({since!r} .. {until!r}).")
+    width = max((hi - lo) // max(buckets, 1), 1)
+    out: dict[str, Any] = {"since": lo, "until": hi, "bucket_ms": width, "routes": [], "requests": 0,
+                           "latency": {"p50": None, "p95": None, "p99": None},
+                           "series": {"t": [lo + i * width for i in range(buckets)], "requests": [0] * buckets}}
+    with tempfile.TemporaryDirectory() as scratch:
+        parts = _parts(workspace, project, deployment, _day(lo), _day(hi), False, scratch)
+        if not parts:
+            return out
+        con = duckdb.connect()
+        try:
+            params = {"parts": parts, "lo": lo, "hi": hi}
+            p = ("WITH p AS (SELECT request_id, ts, route, model_version, latency_ms FROM "
+                 "read_parquet($parts, union_by_name = true) WHERE ts >= $lo AND ts < $hi) ")
+            rows = con.execute(
+                p + "SELECT route, model_version, count(DISTINCT request_id), count(*), "
+                "quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FROM p GROUP BY ALL ORDER BY route, model_version", params
+            ).fetchall()
+            out["routes"] = [{"route": r, "model_version": v, "requests": int(n), "rows": int(m),
+                              "p50": q[0] if q else None, "p95": q[1] if q else None, "p99": q[2] if q else None}
+                             for r, v, n, m, q in rows]
+            out["requests"] = sum(r["requests"] for r in out["routes"])
+            q = con.execute(p + "SELECT quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FROM p", params).fetchone()
+            if q and q[0]:
+                out["latency"] = dict(zip(("p50", "p95", "p99"), q[0], strict=True))
+            for b, n in con.execute(p + "SELECT (ts - $lo) // $w AS b, count(DISTINCT request_id) FROM p GROUP BY b",
+                                    {**params, "w": width}).fetchall():
+                if 0 <= b < buckets:
+                    out["series"]["requests"][int(b)] = int(n)
+        finally:
+            con.close()
+    return out

@@ -164,8 +164,9 @@ class Deployments:
             actor=_environment.user(), reason=reason,
         )
 
-    def promote(self, name: str, model: str, *, reason: str | None = None) -> Deployment:
-        """Send all live traffic to ``model`` in one atomic switch (blue-green); it leaves the shadows."""
+    def promote(self, name: str, model: str, *, reason: str | None = None, actor: str | None = None) -> Deployment:
+        """Send all live traffic to ``model`` in one atomic switch (blue-green); it leaves the shadows.
+        ``actor``: who, for the history (default: the local user)."""
         current = self.store.get_deployment(self.project, name)
         ref = model_ref(model)
         routes = (Route(ref, 100),)
@@ -173,10 +174,10 @@ class Deployments:
         return self.store.update_deployment(  # type: ignore[no-any-return]
             self.project, name, action="promote", routes=routes, shadow=tuple(s for s in current.shadow if s != ref),
             sticky_key=current.sticky_key, config=current.config, state=current.state,
-            expected_revision=current.revision, actor=_environment.user(), reason=reason,
+            expected_revision=current.revision, actor=actor or _environment.user(), reason=reason,
         )
 
-    def rollback(self, name: str, *, reason: str | None = None) -> Deployment:
+    def rollback(self, name: str, *, reason: str | None = None, actor: str | None = None) -> Deployment:
         """Return to the state before the current revision, as recorded in the history."""
         current = self.store.get_deployment(self.project, name)
         if current.revision < 2:
@@ -185,7 +186,7 @@ class Deployments:
         return self.store.update_deployment(  # type: ignore[no-any-return]
             self.project, name, action="rollback", routes=previous.routes, shadow=previous.shadow,
             sticky_key=previous.sticky_key, config=previous.config, state=previous.state,
-            expected_revision=current.revision, actor=_environment.user(),
+            expected_revision=current.revision, actor=actor or _environment.user(),
             reason=reason or f"back to revision {previous.revision}",
         )
 

@@ -16,7 +16,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -45,13 +45,14 @@ HERE = Path(__file__).resolve().parent
 _SECRET = secrets.token_bytes(32)  # CSRF key of an open server (per process: a restart asks forms again)
 
 Handler = Callable[[Request, "Ctx"], Any]
+F = TypeVar("F", bound=Callable[..., Any])
 _PAGES: list[tuple[str, Handler, tuple[str, ...], str]] = []
 
 
-def page(path: str, methods: tuple[str, ...] = ("GET",), name: str | None = None) -> Callable[[Handler], Handler]:
+def page(path: str, methods: tuple[str, ...] = ("GET",), name: str | None = None) -> Callable[[F], F]:
     """Register a page handler at ``/ui<path>``."""
 
-    def deco(fn: Handler) -> Handler:
+    def deco(fn: F) -> F:
         _PAGES.append((path, fn, methods, name or fn.__name__))
         return fn
 
@@ -81,6 +82,15 @@ class Ctx:
         names = [p.name for p in self.workspace.metadata.list_projects()]
         return [n for n in names if self.principal.can(n, Role.VIEWER)]
 
+    def audit(self, action: str, project: str, target: str, status: int, detail: dict[str, Any] | None) -> None:
+        """Append a UI change to the audit log (on an authenticated server, like the REST API's)."""
+        if not self.auth:
+            return
+        store: Any = self.workspace.metadata
+        client = self.request.client.host if self.request.client else None
+        store.append_audit(actor=self.principal.user, action=action, project=project, target=target, status=status,
+                           remote_addr=client, detail=detail)
+
     @property
     def csrf(self) -> str:
         """The form token of this caller: a MAC of its bearer token (or of nothing, on an open server)."""
@@ -102,10 +112,10 @@ def url(path: str, **query: Any) -> str:
     return f"{PREFIX}{path}" + (f"?{qs}" if qs else "")
 
 
-def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+def render(ctx: Ctx, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     env: Environment = ctx.request.app.state.ui_templates
     html = env.get_template(template).render(ctx=ctx, url=url, **values)
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status_code)
 
 
 def _templates() -> Environment:
@@ -152,7 +162,7 @@ def _wrap(fn: Handler) -> Callable[[Request], Any]:
                 request.state.form = await read_form(request)
             result = await run_in_threadpool(fn, request, ctx)
         except ShipyardError as exc:
-            return render(ctx, "error.html", status=exc.http_status, error=exc)
+            return render(ctx, "error.html", status_code=exc.http_status, error=exc)
         return result  # type: ignore[no-any-return]
 
     return endpoint
@@ -202,7 +212,7 @@ class _Static(StaticFiles):
 
 
 def build_router() -> Router:
-    from shipyard.ui import _models, _runs  # noqa: F401 - registers their pages
+    from shipyard.ui import _admin, _deployments, _features, _models, _monitors, _runs  # noqa: F401 - registers pages
 
     routes: list[Any] = [
         Route("/login", _login, methods=["GET"], name="login"),

@@ -24,7 +24,9 @@ def duration(ms: int | float | None) -> str:
         return f"{s:.1f} s"
     if s < 3600:
         return f"{int(s // 60)} min {int(s % 60)} s"
-    return f"{int(s // 3600)} h {int(s % 3600 // 60)} min"
+    if s < 2 * 86400:
+        return f"{int(s // 3600)} h {int(s % 3600 // 60)} min"
+    return f"{int(s // 86400)} d {int(s % 86400 // 3600)} h"
 
 
 def num(value: Any) -> str:

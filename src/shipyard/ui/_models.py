@@ -86,12 +86,8 @@ def move_alias(request: Request, ctx: Ctx) -> Response:
         status = exc.http_status
         raise
     finally:
-        if ctx.auth:
-            client = request.client.host if request.client else None
-            store: Any = ctx.workspace.metadata
-            store.append_audit(actor=ctx.principal.user, action="ui.set_alias", project=project,
-                               target=f"name={name}, alias={alias}, version={version}", status=status,
-                               remote_addr=client, detail={"reason": reason} if reason else None)
+        ctx.audit("ui.set_alias", project, f"name={name}, alias={alias}, version={version}", status,
+                  {"reason": reason} if reason else None)
     return RedirectResponse(url(f"/p/{project}/models/{name}", message=f"@{alias} now points to version {version}."),
                             status_code=303)
 
