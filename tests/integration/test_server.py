@@ -200,3 +200,33 @@ def test_prediction_log_through_the_server(live_server: object) -> None:
     frame = read_predictions(ws, "default", "remote-prod")
     assert list(frame["request_id"]) == ["q1"] and frame["label"][0] == 1 and frame["in_user"][0] != "ana"
     ws.close()
+
+
+def test_shipyard_ui_serves_the_embedded_store_and_prints_its_url(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env["SHIPYARD_HOME"] = str(tmp_path / "home")
+    seed = ("import shipyard as sy\nwith sy.start_run(experiment='e', run_name='seen-in-the-ui') as r:\n"
+            "    r.log_metric('auc', 0.75)\n")
+    subprocess.run([sys.executable, "-c", seed], env=env, check=True, timeout=120)
+    refused = subprocess.run([sys.executable, "-m", "shipyard.cli", "ui", "--host", "0.0.0.0"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "Refusing to bind" in refused.stderr
+    port = _port()
+    proc = subprocess.Popen([sys.executable, "-m", "shipyard.cli", "ui", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}/ui/" in line
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/ui/", follow_redirects=True, timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "shipyard ui did not start"
+                time.sleep(0.2)
+        assert page.status_code == 200 and "seen-in-the-ui" in page.text and "0.75" in page.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -81,3 +81,21 @@ def test_demo_trains_tracks_and_summarises() -> None:
     assert len(served) > 50 and served["in_temp"].notna().mean() > 0.9 and served["in_seats"].notna().mean() > 0.5
     assert "in_tailnum" in served.columns  # the client sent the key, the server added the features
     assert "read 9 features online by origin and tail number" in text
+    # the demo ends with the UI's URL; the UI shows the demo's runs, models, deployments and monitor
+    assert "Web UI: run shipyard ui and open http://127.0.0.1:5050/ui/p/default/runs" in " ".join(text.split())
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+        from fastapi.testclient import TestClient
+
+    from shipyard.server._app import create_app
+    from shipyard.workspace import current_workspace
+
+    ui = TestClient(create_app(current_workspace()))
+    runs = ui.get("/ui/p/default/runs", params={"experiment": best.experiment_id, "sort": "metrics.test_auc"})
+    assert runs.status_code == 200 and best.name in runs.text
+    assert "flight-delay" in ui.get("/ui/p/default/models").text
+    assert "flights-prod" in ui.get("/ui/p/default/deployments").text
+    assert ui.get("/ui/p/default/monitors/flights-seasonal").status_code == 200
+    assert "origin_weather" in ui.get("/ui/p/default/features").text

@@ -236,6 +236,11 @@ def run_demo(n_configs: int = 5, rows: int = 336_776, experiment: str = "flight-
         f"shipyard runs compare {' '.join(children['run_id'].head(2))} · shipyard deploy status {DEPLOYMENT} · "
         f"sy.predictions({DEPLOYMENT!r})"
     )
+    from shipyard.config import get_settings
+
+    ui = f"http://127.0.0.1:5050/ui/p/{get_settings().project}/runs"
+    console.print(f"Web UI: run [bold]shipyard ui[/] and open [bold]{ui}[/] (runs, charts, models, what is live "
+                  f"where, monitors, features; this run: http://127.0.0.1:5050/ui/runs/{best['run_id']})")
 
 
 def show_summary(children: Any) -> None:
