@@ -137,9 +137,19 @@ def test_a_deployment_splits_sticks_and_shadows(models: tuple[pd.DataFrame, dict
         first = http.post("/v1/deployments/prod/predict", json={"records": [{**x.iloc[0].to_dict(), "user_id": "u1"}]}).json()
         assert http.post("/v1/deployments/prod/feedback", json={"labels": {first["request_id"]: 1}}).json() == {"recorded": 1}
         assert http.post("/v1/deployments/prod/feedback", json={"labels": 3}).status_code == 400
+        for i in range(4):  # refused input: counted in the deployment's error log, with the route it reached
+            bad = http.post("/v1/deployments/prod/predict", json={"records": [{"user_id": f"u{i}", "nope": 1}]})
+            assert bad.status_code == 422
         time.sleep(0.5)
         metrics = http.get("/metrics").text
     server.close()
+    from shipyard.monitoring._predictions import traffic
+
+    seen_now = traffic(current_workspace(), "default", "prod", since=time.time() * 1000 - 600_000)
+    assert seen_now["requests"] == 311 and seen_now["errors"] == 4  # shadows' rows are not requests
+    assert seen_now["error_rate"] == pytest.approx(4 / 315)
+    assert set(seen_now["errors_by_route"]) <= {"cancer@champion", "cancer@challenger"}
+    assert sum(seen_now["series"]["errors"]) == 4 and sum(seen_now["series"]["requests"]) == 311
     families = {f.name: f for f in text_string_to_metric_families(metrics)}
     variants = {s.labels["variant"] for s in families["shipyard_route_requests"].samples if s.name.endswith("_total")}
     assert {"cancer@champion", "cancer@challenger", "shadow:cancer/2"} <= variants

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -157,3 +158,40 @@ def test_parts_grow_a_row_group_at_a_time_and_are_uploaded_when_full_or_old() ->
     finally:
         log.close()
     assert sorted(sy.predictions("chunks")["in_x"].tolist())[:3] == [0.0, 1.0, 1.0]
+
+
+def test_failed_requests_go_to_the_error_log_and_count_in_traffic(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shipyard.monitoring import _predictions
+    from shipyard.monitoring._predictions import traffic
+
+    t0 = 1_764_547_200_000  # 2025-12-01T00:00Z
+    with PredictionLog(current_workspace(), "default", "dep", flush_seconds=60) as log:
+        for i in range(6):
+            log.log(f"ok{i}", route="m@champion", model_version="m/1", inputs=[{"x": 1.0}], predictions=[1],
+                    latency_ms=float(i), ts=t0 + i * 1000)
+        log.log("ok0", route="shadow:m/2", model_version="m/2", inputs=[{"x": 1.0}], predictions=[0], ts=t0)
+        log.log_error("bad1", route="m@champion", status=422, error="CONTRACT_VIOLATION", latency_ms=0.5, ts=t0 + 10)
+        log.log_error("bad2", route=None, status=400, error="INVALID_PARAMETER", ts=t0 + 20)
+        real = _predictions._write_part
+        calls = {"n": 0}
+
+        def flaky(*args: Any, **kwargs: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise OSError("disk full")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(_predictions, "_write_part", flaky)
+        with pytest.raises(OSError):
+            log.flush()  # the error rows are put back, not lost
+        log.flush()
+        assert log.errors_written == 2
+    keys = current_workspace().artifacts.list("default/_predictions/dep/errors")
+    assert len(keys) == 1 and "/errors/date=2025-12-01/" in keys[0]
+    assert set(sy.predictions("dep", with_feedback=False)["request_id"]) == {f"ok{i}" for i in range(6)}  # no errors
+    seen = traffic(current_workspace(), "default", "dep", since=t0, until=t0 + 60_000, buckets=6)
+    assert seen["requests"] == 6 and seen["errors"] == 2 and seen["error_rate"] == pytest.approx(0.25)
+    assert seen["errors_by_route"] == {"m@champion": 1, None: 1}
+    assert seen["series"]["requests"] == [6, 0, 0, 0, 0, 0] and seen["series"]["errors"] == [2, 0, 0, 0, 0, 0]
+    assert seen["latency"]["p50"] == pytest.approx(2.5)  # live routes only
+    assert [(r["route"], r["requests"]) for r in seen["routes"]] == [("m@champion", 6), ("shadow:m/2", 1)]

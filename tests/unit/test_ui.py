@@ -241,6 +241,9 @@ def _traffic(deployment: str, n: int, route: str, version: str, latency: float) 
         for i in range(n):
             log.log(f"{route}-{i}", route=route, model_version=version, inputs=[{"f1": 1.0, "f2": 0.0}],
                     predictions=[1], latency_ms=latency + i % 3, ts=now - 60_000 + i)
+        if route == "churn/2":
+            log.log_error("failed-1", route=route, status=500, error="MODEL_FAILED", ts=now - 30_000)
+            log.log_error("failed-2", route=None, status=400, error="INVALID_PARAMETER", ts=now - 30_000)
 
 
 def test_deployments_what_is_live_where(seeded: dict[str, Any]) -> None:
@@ -252,9 +255,11 @@ def test_deployments_what_is_live_where(seeded: dict[str, Any]) -> None:
     assert listing.status_code == 200
     text = _text(listing.text)
     assert "90% churn@champion → v1" in text and "10% churn/2 → v2" in text and " 40 " in text
+    assert "2 (4.8%)" in text  # failed requests and their share of all
     page = client.get("/ui/p/default/deployments/churn-prod", params={"window": "24h"})
     body = _text(page.text)
     assert "churn@champion churn/1 30 30 3" in body  # route, version, requests, rows, p50 = median of 2, 3, 4
+    assert "40 answered · 2 failed (4.76% error rate)" in body and "(before routing) 1" in body
     assert "churn/2 churn/2 10 10 6" in body and "<svg class=\"bars\"" in page.text and "launch" in body
     assert client.get("/ui/p/default/deployments/churn-prod", params={"window": "3y"}).status_code == 400
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)

@@ -6,6 +6,7 @@ Layout under the artifact root::
 
     <project>/_predictions/<deployment>/date=YYYY-MM-DD/part-<ms>-<uuid>.parquet     predictions
     <project>/_predictions/<deployment>/feedback/date=YYYY-MM-DD/part-….parquet        ground truth
+    <project>/_predictions/<deployment>/errors/date=YYYY-MM-DD/part-….parquet          failed requests
 
 One row per scored input row: ``request_id``, ``row`` (its index in the request), ``ts`` (epoch
 ms), ``deployment``, ``route``, ``model_version``, ``latency_ms``, the input fields as ``in_<field>``
@@ -41,8 +42,8 @@ DAY_MS = 86_400_000
 REDACTIONS = ("drop", "hash")
 
 
-def partition(project: str, deployment: str, day: dt.date, feedback: bool = False) -> str:
-    middle = f"{deployment}/feedback" if feedback else deployment
+def partition(project: str, deployment: str, day: dt.date, feedback: bool = False, errors: bool = False) -> str:
+    middle = f"{deployment}/feedback" if feedback else f"{deployment}/errors" if errors else deployment
     return f"{project}/{PREFIX}/{middle}/date={day.isoformat()}"
 
 
@@ -127,6 +128,8 @@ class PredictionLog:
         self._open: dict[tuple[dt.date, Any], _OpenPart] = {}  # (day, schema) → the part being written
         self._key = hash_key.encode() if isinstance(hash_key, str) else hash_key
         self._pending: list[tuple[Any, ...]] = []
+        self._errors: list[dict[str, Any]] = []  # failed requests, written beside the predictions
+        self.errors_written = 0
         self._buffered = 0  # rows in _pending
         self._wake = threading.Event()  # set when the buffer is full: write now, not at the next tick
         self._lock = threading.Lock()
@@ -169,7 +172,37 @@ class PredictionLog:
         if full:
             self._wake.set()
 
+    def log_error(self, request_id: str, *, route: str | None, status: int, error: str,
+                  latency_ms: float | None = None, ts: int | None = None) -> None:
+        """Record a request the deployment failed to answer (input refused, the model failed, overload):
+        one row in the deployment's error log, for error rates. Never sampled; bounded like the
+        predictions (a full buffer counts the row in ``dropped``)."""
+        row = {"request_id": request_id, "ts": ts if ts is not None else int(time.time() * 1000), "route": route,
+               "status": int(status), "error": error, "latency_ms": latency_ms, "deployment": self.deployment}
+        with self._lock:
+            if len(self._errors) >= self.max_buffer:
+                self.dropped += 1
+                return
+            self._errors.append(row)
+
     # -- off the hot path -------------------------------------------------------------------------------
+    def _write_errors(self) -> None:
+        """Write the buffered error rows, one part per day (they are few); put them back on failure."""
+        with self._lock:
+            rows, self._errors = self._errors, []
+        by_day: dict[int, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_day.setdefault(row["ts"] // DAY_MS, []).append(row)
+        for number, day_rows in by_day.items():
+            try:
+                _write_part(self.workspace, partition(self.project, self.deployment, _day(number * DAY_MS), errors=True),
+                            day_rows)
+            except Exception:
+                with self._lock:
+                    self._errors[:0] = [r for n, rs in by_day.items() if n >= number for r in rs]
+                raise
+            self.errors_written += len(day_rows)
+
     def _expand(self, request: tuple[Any, ...]) -> list[dict[str, Any]]:
         """One logged request as its rows."""
         request_id, ts, route, model_version, latency_ms, inputs, columns, predictions, probabilities = request
@@ -211,6 +244,8 @@ class PredictionLog:
         and upload the parts that are full (``flush_rows``), old (``flush_seconds``) or, with
         ``close_all``, all of them. Returns the rows uploaded."""
         with self._write_lock:
+            if self._errors:
+                self._write_errors()
             with self._lock:
                 pending, self._pending, self._buffered = self._pending, [], 0
             by_day: dict[int, list[tuple[Any, ...]]] = {}  # UTC day number → its requests
@@ -383,11 +418,11 @@ def record_feedback(workspace: Workspace, project: str, deployment: str, labels:
 
 
 def _parts(workspace: Workspace, project: str, deployment: str, since: dt.date | None, until: dt.date | None,
-           feedback: bool, scratch: str) -> list[str]:
+           feedback: bool, scratch: str, errors: bool = False) -> list[str]:
     """Local paths of the Parquet parts in the date range (downloaded first from a remote store)."""
     from pathlib import Path
 
-    base = f"{project}/{PREFIX}/{deployment}" + ("/feedback" if feedback else "")
+    base = f"{project}/{PREFIX}/{deployment}" + ("/feedback" if feedback else "/errors" if errors else "")
     keys = []
     for key in workspace.artifacts.list(base):
         rest = key[len(base) + 1:]
@@ -401,7 +436,7 @@ def _parts(workspace: Workspace, project: str, deployment: str, since: dt.date |
         return [str(local_root / k) for k in keys]
     paths = []
     for i, key in enumerate(keys):
-        target = Path(scratch) / f"{'f' if feedback else 'p'}{i}.parquet"
+        target = Path(scratch) / f"{'f' if feedback else 'e' if errors else 'p'}{i}.parquet"
         with workspace.artifacts.open_reader(key) as src:
             target.write_bytes(src.read())
         paths.append(str(target))
@@ -461,10 +496,11 @@ def read_predictions(workspace: Workspace, project: str, deployment: str, *, sin
 
 def traffic(workspace: Workspace, project: str, deployment: str, *, since: Any, until: Any = None,
             buckets: int = 60) -> dict[str, Any]:
-    """What a deployment served between ``since`` and ``until`` (default: now), from its prediction log:
-    per route and model version the requests, rows and latency percentiles (p50, p95, p99, in ms), and
-    the requests per bucket (``buckets`` equal slices of the window) for a rate chart; ``latency``: the
-    percentiles over every route."""
+    """What a deployment served between ``since`` and ``until`` (default: now), from its prediction and
+    error logs: per route and model version the requests, rows and latency percentiles (p50, p95, p99,
+    in ms); ``latency``: the percentiles over every route; ``errors``: failed requests in all and per
+    route (``None``: failed before a route was chosen) and ``error_rate`` (failed / all requests); the
+    requests and errors per bucket (``buckets`` equal slices of the window) for a rate chart."""
     import tempfile
 
     import duckdb
@@ -474,33 +510,52 @@ def traffic(workspace: Workspace, project: str, deployment: str, *, since: Any, 
     if hi <= lo:
         raise InvalidParameter(f"The window must end after it starts ({since!r} .. {until!r}).")
     width = max((hi - lo) // max(buckets, 1), 1)
-    out: dict[str, Any] = {"since": lo, "until": hi, "bucket_ms": width, "routes": [], "requests": 0,
-                           "latency": {"p50": None, "p95": None, "p99": None},
-                           "series": {"t": [lo + i * width for i in range(buckets)], "requests": [0] * buckets}}
+    out: dict[str, Any] = {"since": lo, "until": hi, "bucket_ms": width, "routes": [], "requests": 0, "errors": 0,
+                           "errors_by_route": {}, "error_rate": None, "latency": {"p50": None, "p95": None, "p99": None},
+                           "series": {"t": [lo + i * width for i in range(buckets)], "requests": [0] * buckets,
+                                      "errors": [0] * buckets}}
     with tempfile.TemporaryDirectory() as scratch:
         parts = _parts(workspace, project, deployment, _day(lo), _day(hi), False, scratch)
-        if not parts:
-            return out
+        failed = _parts(workspace, project, deployment, _day(lo), _day(hi), False, scratch, errors=True)
         con = duckdb.connect()
         try:
-            params = {"parts": parts, "lo": lo, "hi": hi}
-            p = ("WITH p AS (SELECT request_id, ts, route, model_version, latency_ms FROM "
-                 "read_parquet($parts, union_by_name = true) WHERE ts >= $lo AND ts < $hi) ")
-            rows = con.execute(
-                p + "SELECT route, model_version, count(DISTINCT request_id), count(*), "
-                "quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FROM p GROUP BY ALL ORDER BY route, model_version", params
-            ).fetchall()
-            out["routes"] = [{"route": r, "model_version": v, "requests": int(n), "rows": int(m),
-                              "p50": q[0] if q else None, "p95": q[1] if q else None, "p99": q[2] if q else None}
-                             for r, v, n, m, q in rows]
-            out["requests"] = sum(r["requests"] for r in out["routes"])
-            q = con.execute(p + "SELECT quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FROM p", params).fetchone()
-            if q and q[0]:
-                out["latency"] = dict(zip(("p50", "p95", "p99"), q[0], strict=True))
-            for b, n in con.execute(p + "SELECT (ts - $lo) // $w AS b, count(DISTINCT request_id) FROM p GROUP BY b",
-                                    {**params, "w": width}).fetchall():
-                if 0 <= b < buckets:
-                    out["series"]["requests"][int(b)] = int(n)
+            if parts:
+                _served(con, parts, lo, hi, width, buckets, out)
+            if failed:
+                params = {"parts": failed, "lo": lo, "hi": hi}
+                e = ("WITH e AS (SELECT request_id, ts, route FROM read_parquet($parts, union_by_name = true) "
+                     "WHERE ts >= $lo AND ts < $hi) ")
+                out["errors_by_route"] = dict(con.execute(e + "SELECT route, count(*) FROM e GROUP BY ALL", params).fetchall())
+                out["errors"] = sum(out["errors_by_route"].values())
+                for b, n in con.execute(e + "SELECT (ts - $lo) // $w AS b, count(*) FROM e GROUP BY b",
+                                        {**params, "w": width}).fetchall():
+                    if 0 <= b < buckets:
+                        out["series"]["errors"][int(b)] = int(n)
         finally:
             con.close()
+    total = out["requests"] + out["errors"]
+    out["error_rate"] = out["errors"] / total if total else None
     return out
+
+
+def _served(con: Any, parts: list[str], lo: int, hi: int, width: int, buckets: int, out: dict[str, Any]) -> None:
+    """The answered requests of :func:`traffic`, into ``out``."""
+    params = {"parts": parts, "lo": lo, "hi": hi}
+    p = ("WITH p AS (SELECT request_id, ts, route, model_version, latency_ms FROM "
+         "read_parquet($parts, union_by_name = true) WHERE ts >= $lo AND ts < $hi) ")
+    rows = con.execute(
+        p + "SELECT route, model_version, count(DISTINCT request_id), count(*), "
+        "quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FROM p GROUP BY ALL ORDER BY route, model_version", params
+    ).fetchall()
+    out["routes"] = [{"route": r, "model_version": v, "requests": int(n), "rows": int(m),
+                      "p50": q[0] if q else None, "p95": q[1] if q else None, "p99": q[2] if q else None}
+                     for r, v, n, m, q in rows]
+    live = "WHERE route NOT LIKE 'shadow:%'"  # a shadow's rows mirror requests already counted
+    out["requests"] = sum(r["requests"] for r in out["routes"] if not str(r["route"]).startswith("shadow:"))
+    q = con.execute(p + f"SELECT quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FROM p {live}", params).fetchone()
+    if q and q[0]:
+        out["latency"] = dict(zip(("p50", "p95", "p99"), q[0], strict=True))
+    for b, n in con.execute(p + f"SELECT (ts - $lo) // $w AS b, count(DISTINCT request_id) FROM p {live} GROUP BY b",
+                            {**params, "w": width}).fetchall():
+        if 0 <= b < buckets:
+            out["series"]["requests"][int(b)] = int(n)

@@ -269,11 +269,18 @@ class InferenceServer:
             raise NotFound(f"This server does not serve {name!r}; it serves {', '.join(sorted(self.targets))}.")
         return target
 
-    async def answer(self, target: Target, body: Any, protocol: str, request_id: str) -> tuple[Served, Any, Any]:
+    async def answer(self, target: Target, body: Any, protocol: str, request_id: str,
+                     trace: dict[str, Any] | None = None) -> tuple[Served, Any, Any]:
+        """Route, validate, score (batched), log; ``trace`` learns how far it got (``answering``, then
+        the ``route``), for the error log of a request that fails."""
+        if trace is not None:
+            trace["answering"] = True
         key = None
         if target.sticky_key is not None:
             key = _sticky_value(body, target.sticky_key, protocol, next(iter(target.routes.values())).columns)
         served = target.routes[target.router.choose(key)]
+        if trace is not None:
+            trace["route"] = served.ref
         frame = None
         if target.features is not None:  # entity keys in, the features read from the online store added
             frame = target.features.enrich(_DECODERS[protocol](body, None), self.clock() if self.clock else None)

@@ -145,25 +145,33 @@ class Handlers:
         server = self.server
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or os.urandom(16).hex()
-        model, version, code = name or "", "", 500
+        model, version, code, error = name or "", "", 500, "MODEL_FAILED"
+        target: Target | None = None
+        trace: dict[str, Any] = {}  # what answer() got to (the route), for the error log
         try:
             header = await self._authenticate(request)
             server.throttle(header or (request.client.host if request.client else ""))
             target = server.target(name) if name is not None else server.default
             model = target.name
             body = await _body_of(request)
-            served, preds, probas = await server.answer(target, body, protocol, request_id)
+            served, preds, probas = await server.answer(target, body, protocol, request_id, trace)
             version, code = served.label, 200
             return _json(_payload(protocol, target, served, body, request_id, preds, probas),
                          headers={"x-request-id": request_id})
         except ShipyardError as exc:
-            code = exc.http_status
+            code, error = exc.http_status, exc.error_code
             return _error(exc, protocol)
         except Exception as exc:  # noqa: BLE001 - the model itself failed: answered in the protocol's shape
             log.exception("Request %s to %s failed", request_id, model)
             return _error(ModelFailed(f"The model failed on this request: {type(exc).__name__}: {exc}"), protocol)
         finally:
-            server.metrics.request(model, version, endpoint, protocol, code, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            server.metrics.request(model, version, endpoint, protocol, code, elapsed)
+            if code != 200 and "answering" in trace and target is not None and target.log is not None:
+                # a failure of the request itself (input refused, the model failed, overload), not of
+                # access control: counted in the deployment's error log for its error rate
+                target.log.log_error(request_id, route=trace.get("route"), status=code, error=error,
+                                     latency_ms=elapsed * 1000, ts=server.clock() if server.clock else None)
 
     async def predict_model(self, request: Request) -> Response:
         return await self._handle(request, request.path_params["ref"], "shipyard", "predict")

@@ -131,9 +131,9 @@ def lineage_svg(graph: Any, deployments: Sequence[str] = (), width: int = 960) -
 
 
 def bars(starts: Sequence[int], counts: Sequence[int], width_ms: int, label: str, width: int = 960,
-         height: int = 140) -> str:
+         height: int = 140, failed: Sequence[int] | None = None) -> str:
     """Counts per time bucket as an SVG bar chart (the time axis in UTC), with each bar's value as its
-    tooltip."""
+    tooltip; ``failed``: a second count per bucket stacked on top (in red)."""
     import datetime as dt
 
     n = len(counts)
@@ -141,17 +141,22 @@ def bars(starts: Sequence[int], counts: Sequence[int], width_ms: int, label: str
         return ""
     top, bottom, left, right = 12, 22, 44, 8
     inner_w, inner_h = width - left - right, height - top - bottom
-    peak = max(max(counts), 1)
+    failed = list(failed) if failed is not None else [0] * n
+    peak = max(max(c + f for c, f in zip(counts, failed, strict=True)), 1)
     bar = inner_w / n
     out = [f'<svg class="bars" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
            f'xmlns="http://www.w3.org/2000/svg">',
            f'<text x="4" y="{top + 4}" class="tick">{peak}</text><text x="4" y="{top + inner_h}" class="tick">0</text>',
            f'<line x1="{left}" y1="{top + inner_h}" x2="{width - right}" y2="{top + inner_h}" class="axis"/>']
-    for i, (start, count) in enumerate(zip(starts, counts, strict=True)):
-        h = inner_h * count / peak
+    for i, (start, count, bad) in enumerate(zip(starts, counts, failed, strict=True)):
+        h, hf = inner_h * count / peak, inner_h * bad / peak
         when = dt.datetime.fromtimestamp(start / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
-        out.append(f'<rect x="{left + i * bar + 0.5:.1f}" y="{top + inner_h - h:.1f}" width="{max(bar - 1, 0.5):.1f}" '
-                   f'height="{h:.1f}" class="bar"><title>{when} UTC: {count}</title></rect>')
+        x, w = left + i * bar + 0.5, max(bar - 1, 0.5)
+        out.append(f'<rect x="{x:.1f}" y="{top + inner_h - h:.1f}" width="{w:.1f}" height="{h:.1f}" class="bar">'
+                   f'<title>{when} UTC: {count}{f", {bad} failed" if bad else ""}</title></rect>')
+        if bad:
+            out.append(f'<rect x="{x:.1f}" y="{top + inner_h - h - hf:.1f}" width="{w:.1f}" height="{hf:.1f}" '
+                       f'class="bar failed"><title>{when} UTC: {bad} failed</title></rect>')
     for i, anchor in ((0, "start"), (n // 2, "middle"), (n - 1, "end")):
         when = dt.datetime.fromtimestamp(starts[i] / 1000, tz=dt.timezone.utc).strftime("%m-%d %H:%M")
         x = left + i * bar + (bar if anchor == "end" else 0)

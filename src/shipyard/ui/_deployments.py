@@ -52,7 +52,8 @@ def deployment(request: Request, ctx: Ctx) -> Response:
     now = int(time.time() * 1000)
     seen = traffic(ctx.workspace, project, name, since=now - span, until=now)
     chart = bars(seen["series"]["t"], seen["series"]["requests"], seen["bucket_ms"],
-                 label=f"requests per {seen['bucket_ms'] // 60_000 or 1} min")
+                 label=f"requests per {seen['bucket_ms'] // 60_000 or 1} min (failed in red)",
+                 failed=seen["series"]["errors"])
     history = list(reversed(service.history(name)))
     return render(ctx, "deployment.html", project=project, status=status, dep=status.deployment, traffic=seen,
                   chart=chart, history=history, window=window, windows=list(WINDOWS),
