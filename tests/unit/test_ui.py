@@ -362,3 +362,20 @@ def test_admin_pages(secured: tuple[Any, dict[str, str]]) -> None:
     assert "ui.token.create" in audit and "user=newbie" in audit and "ui.quota.set" not in audit
     assert "400" in audit and "200" in audit  # the refused attempt is audited too
     ws.close()
+
+
+def test_what_an_alias_pointed_to_when(seeded: dict[str, Any]) -> None:
+    import time
+
+    client, ws = _client()
+    before_any = "2000-01-01T00:00:00Z"
+    moved_at = int(time.time() * 1000)
+    time.sleep(0.01)
+    sy.set_alias("churn", "champion", 2, reason="second")
+    first = _text(client.get("/ui/p/default/models/churn", params={"at": before_any}).text)
+    assert "@champion → nothing" in first
+    then = _text(client.get("/ui/p/default/models/churn", params={"at": moved_at}).text)
+    assert "@champion → v1" in then
+    now = _text(client.get("/ui/p/default/models/churn", params={"at": int(time.time() * 1000) + 1000}).text)
+    assert "@champion → v2" in now
+    assert client.get("/ui/p/default/models/churn", params={"at": "yesterday-ish"}).status_code == 400

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from shipyard._internal._time import parse_when
 from shipyard.entities import ModelVersion, Role
 from shipyard.exceptions import InvalidParameter, ShipyardError
 from shipyard.registry._card import card_data
@@ -61,9 +62,14 @@ def model(request: Request, ctx: Ctx) -> Response:
         card = card_data(registry, uri)
         graph = lineage_svg(lineage(registry, uri), _uses(ctx, project, name, versions).get(int(chosen), []))
     history = registry.alias_history(name)
+    at = request.query_params.get("at") or None
+    then = None
+    if at:  # "what was @champion when": every alias's version at that time, from the history
+        when = int(at) if at.isdigit() else parse_when(at)
+        then = {"at": when, "aliases": {a: registry.alias_at(name, a, when) for a in sorted({e.alias for e in history})}}
     return render(ctx, "model.html", project=project, model=registered, versions=versions, card=card,
                   history=list(reversed(history)), graph=graph, chosen=chosen, used=_uses(ctx, project, name, versions),
-                  can_edit=ctx.can_edit(project), message=request.query_params.get("message"))
+                  can_edit=ctx.can_edit(project), message=request.query_params.get("message"), then=then, at=at or "")
 
 
 @page("/p/{project}/models/{name}/alias", methods=("POST",), name="move_alias")
