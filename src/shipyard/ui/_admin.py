@@ -95,18 +95,12 @@ def quotas(request: Request, ctx: Ctx) -> Response:
     form = request.state.form
     ctx.check_csrf(form)
     project, kind, limit = (form.get(k, "").strip() for k in ("project", "kind", "limit"))
-    status = 200
-    try:
+    with ctx.change("ui.quota.set", project or "*", f"kind={kind}, limit={limit or None}", role=Role.ADMIN):
         if not project or not kind:
             raise InvalidParameter("Name the project and the kind of quota.")
         if limit and not limit.isdigit():
             raise InvalidParameter(f"The limit must be a whole number (empty removes it), got {limit!r}.")
         store.set_quota(project, kind, int(limit) if limit else None)
-    except ShipyardError as exc:
-        status = exc.http_status
-        raise
-    finally:
-        ctx.audit("ui.quota.set", project or "*", f"kind={kind}, limit={limit or None}", status, None)
     return RedirectResponse(url("/admin", message=f"Quota {kind} of {project}: {limit or 'no limit'}."), status_code=303)
 
 

@@ -8,12 +8,13 @@ handlers or templates.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -90,6 +91,24 @@ class Ctx:
         client = self.request.client.host if self.request.client else None
         store.append_audit(actor=self.principal.user, action=action, project=project, target=target, status=status,
                            remote_addr=client, detail=detail)
+
+    @contextlib.contextmanager
+    def change(self, action: str, project: str, target: str, *, reason: str | None = None,
+               role: Role = Role.EDITOR, why: str = "Say why (the reason is kept in the history).") -> Iterator[None]:
+        """Around a change made from a form: the caller needs ``role`` in ``project`` (and, unless
+        ``reason`` is None, a non-empty reason: ``why`` says what for); the attempt is audited, refused
+        ones included."""
+        status = 200
+        try:
+            self.require(project, role)
+            if reason is not None and not reason:
+                raise InvalidParameter(why)
+            yield
+        except ShipyardError as exc:
+            status = exc.http_status
+            raise
+        finally:
+            self.audit(action, project, target, status, {"reason": reason} if reason else None)
 
     @property
     def csrf(self) -> str:

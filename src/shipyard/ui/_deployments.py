@@ -9,8 +9,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from shipyard.entities import Role
-from shipyard.exceptions import InvalidParameter, ShipyardError
+from shipyard.exceptions import InvalidParameter
 from shipyard.monitoring._predictions import traffic
 from shipyard.serving._deployments import Deployments
 from shipyard.ui._app import Ctx, page, render, url
@@ -68,11 +67,9 @@ def change(request: Request, ctx: Ctx) -> Response:
     form = request.state.form
     ctx.check_csrf(form)
     action, model, reason = (str(form.get(k, "")).strip() for k in ("action", "model", "reason"))
-    status = 200
-    try:
-        ctx.require(project, Role.EDITOR)
-        if not reason:
-            raise InvalidParameter(f"Say why you {action or 'change'} the deployment (kept in its history).")
+    target = f"name={name}" + (f", model={model}" if model else "")
+    with ctx.change(f"ui.deployment.{action or 'change'}", project, target, reason=reason,
+                    why=f"Say why you {action or 'change'} the deployment (kept in its history)."):
         service = Deployments(ctx.workspace, project)
         if action == "promote":
             if not model:
@@ -84,10 +81,4 @@ def change(request: Request, ctx: Ctx) -> Response:
             message = f"Rolled back: revision {done.revision} restores the previous routes."
         else:
             raise InvalidParameter(f"Unknown action {action!r}: promote or rollback.")
-    except ShipyardError as exc:
-        status = exc.http_status
-        raise
-    finally:
-        ctx.audit(f"ui.deployment.{action or 'change'}", project, f"name={name}" + (f", model={model}" if model else ""),
-                  status, {"reason": reason} if reason else None)
     return RedirectResponse(url(f"/p/{project}/deployments/{name}", message=message), status_code=303)

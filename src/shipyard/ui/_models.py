@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from shipyard._internal._time import parse_when
-from shipyard.entities import ModelVersion, Role
-from shipyard.exceptions import InvalidParameter, ShipyardError
+from shipyard.entities import ModelVersion
+from shipyard.exceptions import InvalidParameter
 from shipyard.registry._card import card_data
 from shipyard.registry._lineage import lineage
 from shipyard.registry._registry import Registry
@@ -80,20 +80,11 @@ def move_alias(request: Request, ctx: Ctx) -> Response:
     form = request.state.form
     ctx.check_csrf(form)
     alias, version, reason = (str(form.get(k, "")).strip() for k in ("alias", "version", "reason"))
-    status = 200
-    try:
-        ctx.require(project, Role.EDITOR)
-        if not reason:
-            raise InvalidParameter("Say why the alias moves (the reason is kept in its history).")
+    with ctx.change("ui.set_alias", project, f"name={name}, alias={alias}, version={version}", reason=reason,
+                    why="Say why the alias moves (the reason is kept in its history)."):
         if not version.isdigit():
             raise InvalidParameter(f"Pick a version number, not {version!r}.")
         Registry(ctx.workspace, project).set_alias(name, alias, int(version), reason=reason, actor=ctx.principal.user)
-    except ShipyardError as exc:
-        status = exc.http_status
-        raise
-    finally:
-        ctx.audit("ui.set_alias", project, f"name={name}, alias={alias}, version={version}", status,
-                  {"reason": reason} if reason else None)
     return RedirectResponse(url(f"/p/{project}/models/{name}", message=f"@{alias} now points to version {version}."),
                             status_code=303)
 
