@@ -148,6 +148,8 @@ def current_workspace() -> Workspace:
     global _current, _fork_hook
     with _lock:
         settings = get_settings()
+        if _current is not None and _current.settings is settings:
+            return _current  # the settings are cached until changed: nothing to compare (a hot path)
         if _current is None or _store_settings(_current.settings) != _store_settings(settings):
             if _current is not None:
                 _current.close()

@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import shipyard as sy
 from shipyard.exceptions import InvalidParameter, NotFound
@@ -343,3 +345,13 @@ def test_materialize_keeps_declared_ttl_semantics_online_and_offline(tmp_path: P
     offline = training_set(pd.DataFrame({"origin": ["b"], "event_timestamp": [at(10_000)]}), ["weather:wind"],
                            log=False).to_pandas()
     assert _column(result, "wind")[:2] == ([50.0], ["PRESENT"]) and offline["wind"].tolist() == [50.0]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=-2 * 10**15, max_value=7 * 10**15))
+def test_event_times_format_exactly_as_iso_8601(micros: int) -> None:
+    from shipyard.features._online import _iso
+
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    assert _iso(micros) == (epoch + dt.timedelta(microseconds=micros)).isoformat().replace("+00:00", "Z")
+    assert "." not in str(_iso(micros - micros % 1_000_000))  # whole seconds: no fraction, as isoformat()

@@ -297,10 +297,26 @@ class OnlineFeatures:
                             for v, s, t in zip(self.values, self.statuses, self.event_timestamps, strict=True)]}
 
 
+_DAYS: dict[int, str] = {}  # UTC day number → "YYYY-MM-DD" (a few thousand at most)
+_DAY_US = 86_400_000_000
+
+
 def _iso(micros: int | None) -> str | None:
+    """Epoch microseconds as ISO-8601 UTC (``2026-01-01T06:00:00Z``, with ``.ffffff`` when there are
+    microseconds): the date from a cache, the time by integer arithmetic — several times cheaper than
+    a datetime per value, on the online read path."""
     if micros is None:
         return None
-    return dt.datetime.fromtimestamp(micros / 1e6, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    day, rest = divmod(micros, _DAY_US)
+    date = _DAYS.get(day)
+    if date is None:
+        date = (dt.datetime(1970, 1, 1) + dt.timedelta(days=day)).strftime("%Y-%m-%d")
+        if len(_DAYS) < 100_000:
+            _DAYS[day] = date
+    seconds, us = divmod(rest, 1_000_000)
+    minutes, sec = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{date}T{hour:02d}:{minute:02d}:{sec:02d}.{us:06d}Z" if us else f"{date}T{hour:02d}:{minute:02d}:{sec:02d}Z"
 
 
 class OnlineReader:
