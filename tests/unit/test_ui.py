@@ -98,6 +98,7 @@ def test_runs_table_pages_sorts_and_filters_on_the_server(seeded: dict[str, Any]
     got = sorted(re.findall(r">(trial-\d\d)</a>", filtered.text))
     want = sorted(r.name for r in sy.TrackingClient(ws).search(filter="params.model = 'lgbm' AND metrics.auc > 0.7"))
     assert got == want and len(got) == 5
+    assert client.get("/ui/p/default/runs", params={"size": "lots"}).status_code == 400
     bad = client.get("/ui/p/default/runs", params={"filter": "metrics.auc >>> 1"})
     assert bad.status_code == 200 and 'role="alert"' in bad.text and "metrics.auc &gt;&gt;&gt; 1" in bad.text
 

@@ -81,7 +81,8 @@ def runs_table(request: Request, ctx: Ctx) -> Response:
     chosen_exp = q.getlist("experiment")
     flt = q.get("filter") or None
     sort, desc = q.get("sort") or "start_time", q.get("desc", "1") == "1"
-    size = int(q.get("size") or 50)
+    size_text = q.get("size") or "50"
+    size = int(size_text) if size_text.isdigit() else 0
     if size not in PAGE_SIZES:
         raise InvalidParameter(f"size must be one of {PAGE_SIZES}, got {size}.")
     token = q.get("page") or None
