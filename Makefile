@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/serving/run.py
 	$(BIN)/python bench/monitoring.py
 	$(BIN)/python bench/features.py
+	$(BIN)/python bench/ui.py
 
 clean:
 	rm -rf $(VENV) .shipyard .pytest_cache .mypy_cache .ruff_cache
