@@ -6,7 +6,8 @@ server.
 The first and last points are always kept; the points in between are split into ``n - 2`` buckets of
 (nearly) equal count, and from each bucket the point forming the largest triangle with the point kept
 from the previous bucket and the average of the next bucket is kept. The result is a subset of the
-input, in order. Vectorised per bucket with NumPy.
+input, in order. The next buckets' averages come from prefix sums; small buckets are scanned as plain
+floats, large ones with NumPy.
 """
 
 from __future__ import annotations
@@ -33,20 +34,39 @@ def lttb(x: Any, y: Any, n: int) -> Any:
     if n < 3:
         return np.array([0, size - 1][: max(n, 0)] if size > 1 else [0][: max(n, 0)], dtype=int)
     edges = np.linspace(1, size - 1, n - 1).astype(int)  # n - 2 buckets over the inner points
-    kept = np.empty(n, dtype=int)
-    kept[0], kept[-1] = 0, size - 1
+    bounds = np.append(edges, size)  # bucket b is [bounds[b], bounds[b + 1]); its next one follows it
     finite = np.isfinite(ys)
-    for b in range(n - 2):
-        lo, hi = edges[b], edges[b + 1]
-        nxt_lo, nxt_hi = hi, edges[b + 2] if b + 2 < len(edges) else size
-        ax, ay = xs[kept[b]], ys[kept[b]]
-        nx = xs[nxt_lo:nxt_hi]
-        ny = ys[nxt_lo:nxt_hi][finite[nxt_lo:nxt_hi]]
-        cx = nx.mean() if len(nx) else xs[-1]
-        cy = ny.mean() if len(ny) else (ys[-1] if finite[-1] else 0.0)
-        if not np.isfinite(ay):
-            ay = cy
+    fallback = float(ys[-1]) if finite[-1] else 0.0  # the next bucket's y when it has no finite value
+    kept = [0] * n
+    kept[-1] = size - 1
+    if (size - 2) / (n - 2) <= 16:  # small buckets (the common case): plain floats beat NumPy's per-call cost
+        # the average point of every bucket's next bucket, from prefix sums (y over its finite values only)
+        lo_next, hi_next = bounds[1:-1], bounds[2:]
+        cx_sum = np.concatenate(([0.0], np.cumsum(xs)))
+        cy_sum = np.concatenate(([0.0], np.cumsum(np.where(finite, ys, 0.0))))
+        cy_cnt = np.concatenate(([0], np.cumsum(finite)))
+        counts = cy_cnt[hi_next] - cy_cnt[lo_next]
+        cxl = ((cx_sum[hi_next] - cx_sum[lo_next]) / (hi_next - lo_next)).tolist()
+        cyl = np.where(counts > 0, (cy_sum[hi_next] - cy_sum[lo_next]) / np.maximum(counts, 1), fallback).tolist()
+        xl, yl, fl, bl = xs.tolist(), ys.tolist(), finite.tolist(), bounds.tolist()
+        for b in range(n - 2):
+            a = kept[b]
+            ax, ay, cx, cy = xl[a], yl[a] if fl[a] else cyl[b], cxl[b], cyl[b]
+            best, best_area = bl[b], -2.0
+            for i in range(bl[b], bl[b + 1]):
+                area = abs((ax - cx) * (yl[i] - ay) - (ax - xl[i]) * (cy - ay)) if fl[i] else -1.0
+                if area > best_area:
+                    best, best_area = i, area
+            kept[b + 1] = best
+        return np.array(kept, dtype=int)
+    for b in range(n - 2):  # large buckets: one vectorised pass each
+        lo, hi, a = int(bounds[b]), int(bounds[b + 1]), kept[b]
+        nxt = slice(hi, int(bounds[b + 2]))
+        ny = ys[nxt][finite[nxt]]
+        cx = xs[nxt].mean()
+        cy = ny.mean() if len(ny) else fallback
+        ax, ay = xs[a], ys[a] if finite[a] else cy
         area = np.abs((ax - cx) * (ys[lo:hi] - ay) - (ax - xs[lo:hi]) * (cy - ay))
         area = np.where(finite[lo:hi], area, -1.0)
         kept[b + 1] = lo + int(np.argmax(area))
-    return kept
+    return np.array(kept, dtype=int)
