@@ -91,3 +91,26 @@ def group_alive(pgid: int) -> bool:
             if int(fields[2]) == pgid and fields[0] != "Z":
                 return True
     return False
+
+
+def stop_group(proc: Any) -> None:
+    """Stop the process group led by ``proc`` (a ``subprocess.Popen`` started with a new session):
+    SIGTERM, then SIGKILL if it lingers; reaped either way."""
+    import signal
+    import subprocess
+
+    for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # anything of the group still left (a worker the leader forked)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=5)
