@@ -194,6 +194,12 @@ def test_run_detail_chart_is_down_sampled(site: dict[str, Any]) -> None:
     table = page.locator("table.metrics").inner_text()
     assert f"{run.metrics['val_auc']:.6g}" in table
     page.screenshot(path=str(SHOTS / "run.png"), full_page=True)
+    final = site["ws"].metadata.search_runs("shop", filter="attributes.run_name = 'final'").runs[0]
+    page.goto(f"{site['url']}/ui/runs/{final.id}")
+    page.locator("table.artifacts tbody tr td:first-child a").first.click()  # a file of the logged model
+    page.wait_for_url("**/artifacts/**")
+    assert page.locator("a[download]").count() == 1 and "sha256" in page.locator("main").inner_text()
+    page.screenshot(path=str(SHOTS / "artifact.png"), full_page=True)
     page.close()
 
 
@@ -237,6 +243,10 @@ def test_models_list_and_lineage(site: dict[str, Any]) -> None:
 
 def test_deployments_monitors_features(site: dict[str, Any]) -> None:
     page = _login(site, "editor", "/ui/p/shop/deployments")
+    page.click("nav.windows >> text=24h")
+    page.wait_for_url("**window=24h")
+    assert "900" in page.locator("table.deployments").inner_text()  # 3 hours x 300 requests
+    page.screenshot(path=str(SHOTS / "deployments.png"), full_page=True)
     row = page.locator("table.deployments tbody tr").first
     assert "churn-prod" in row.inner_text() and "90% churn@champion → v" in row.inner_text()
     page.click("nav.windows >> text=24h")
@@ -253,6 +263,7 @@ def test_deployments_monitors_features(site: dict[str, Any]) -> None:
     assert "v2 wins" in page.locator("table.history").inner_text()
     page.goto(f"{site['url']}/ui/p/shop/monitors")
     assert "1 firing" in page.locator("table.monitors").inner_text()
+    page.screenshot(path=str(SHOTS / "monitors.png"), full_page=True)
     page.click("table.monitors >> text=churn-prod >> nth=1")
     page.wait_for_url("**/monitors/churn-prod")
     assert page.locator(".report svg").count() >= 3  # drift share, rows, distributions
@@ -264,6 +275,10 @@ def test_deployments_monitors_features(site: dict[str, Any]) -> None:
     views = page.locator("table.views").inner_text()
     assert "customer_visits" in views and "2026-11-04 00:00:00" in views
     page.screenshot(path=str(SHOTS / "features.png"), full_page=True)
+    page.click("table.views >> text=customer_visits")
+    page.wait_for_url("**/features/feature_view/customer_visits")
+    assert "30 d 0 h" in page.locator("table.kv").inner_text() and "visits" in page.locator("main").inner_text()
+    page.screenshot(path=str(SHOTS / "feature-view.png"), full_page=True)
     page.close()
 
 

@@ -25,6 +25,8 @@ from shipyard.monitoring._json import jsonable
 
 FORMAT = "shipyard.monitor-report/1"
 PERFORMANCE_SHOWN = ("accuracy", "f1", "roc_auc", "precision", "recall", "mae", "rmse", "r2")
+#: Data-quality measures charted over time (shares of rows / cells; see _window).
+QUALITY_SHOWN = ("quality.null_rate", "quality.null_rate_increase", "quality.out_of_range", "quality.unseen")
 MAX_DISTRIBUTIONS = 12
 
 
@@ -108,6 +110,11 @@ def _over_time(data: Mapping[str, Any]) -> str:
     if perf:
         parts.append(_svg.line_chart(labels, perf, title="Performance on labelled feedback per window",
                                      y_label="metric", status=status, zero=False))
+    quality = {k.split(".", 1)[1].replace("_", " "): [w["metrics"].get(k) for w in windows] for k in QUALITY_SHOWN
+               if any(w["metrics"].get(k) is not None for w in windows)}
+    if quality:
+        parts.append(_svg.line_chart(labels, quality, title="Data quality per window", y_label="share",
+                                     status=status))
     rows = {"predictions": [float(w["rows"]) for w in windows], "labelled": [float(w["labelled"]) for w in windows]}
     parts.append(_svg.line_chart(labels, rows, title="Predictions and labels per window", y_label="rows", status=status))
     return "".join(f'<figure>{p}</figure>' for p in parts) + _heatmap(windows, labels)
