@@ -182,22 +182,11 @@ class TrackingClient:
         """Runs matching ``filter`` (evaluated in the database), at most ``limit``."""
         if not isinstance(limit, int) or limit < 1:
             raise InvalidParameter(f"limit must be a positive integer, got {limit!r}.")
-        ids = self._experiment_ids(experiment)
-        if ids == []:
-            return []
-        orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
         runs: list[Run] = []
         token = None
         while len(runs) < limit:
-            page: RunPage = self.store.search_runs(
-                self.project,
-                ids,
-                filter,
-                orders,
-                max_results=min(limit - len(runs), 5000),
-                page_token=token,
-                lifecycle=None if include_deleted else LifecycleStage.ACTIVE,
-            )
+            page = self.search_page(experiment, filter, order_by, page_size=min(limit - len(runs), 5000),
+                                    page_token=token, include_deleted=include_deleted)
             runs.extend(page.runs)
             token = page.next_page_token
             if token is None:

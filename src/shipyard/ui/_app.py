@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, Router
@@ -168,8 +169,6 @@ def _principal(request: Request) -> tuple[Principal, bool]:
 
 def _wrap(fn: Handler) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         try:
             principal, auth = _principal(request)
         except AuthenticationError:

@@ -53,6 +53,7 @@ def model(request: Request, ctx: Ctx) -> Response:
     registered = registry.get_model(name)
     versions = registry.search_versions(name)
     chosen = request.query_params.get("version") or (str(versions[0].version) if versions else None)
+    used = _uses(ctx, project, name, versions)
     card: dict[str, Any] | None = None
     graph = ""
     if chosen:
@@ -60,7 +61,7 @@ def model(request: Request, ctx: Ctx) -> Response:
             raise InvalidParameter(f"version must be a number, got {chosen!r}.")
         uri = f"models:/{name}/{chosen}"
         card = card_data(registry, uri)
-        graph = lineage_svg(lineage(registry, uri), _uses(ctx, project, name, versions).get(int(chosen), []))
+        graph = lineage_svg(lineage(registry, uri), used.get(int(chosen), []))
     history = registry.alias_history(name)
     at = request.query_params.get("at") or None
     then = None
@@ -68,7 +69,7 @@ def model(request: Request, ctx: Ctx) -> Response:
         when = int(at) if at.isdigit() else parse_when(at)
         then = {"at": when, "aliases": {a: registry.alias_at(name, a, when) for a in sorted({e.alias for e in history})}}
     return render(ctx, "model.html", project=project, model=registered, versions=versions, card=card,
-                  history=list(reversed(history)), graph=graph, chosen=chosen, used=_uses(ctx, project, name, versions),
+                  history=list(reversed(history)), graph=graph, chosen=chosen, used=used,
                   can_edit=ctx.can_edit(project), message=request.query_params.get("message"), then=then, at=at or "")
 
 
