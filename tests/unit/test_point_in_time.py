@@ -3,7 +3,11 @@ ties, TTL, nulls and unmatched rows, and hypothesis over random feature historie
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -12,23 +16,37 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipyard.exceptions import InvalidParameter
-from shipyard.features import point_in_time_join
+from shipyard.features import _pit, point_in_time_join
 
 T0 = pd.Timestamp("2013-01-01", tz="UTC")
 
 
 def reference(entities: pd.DataFrame, features: pd.DataFrame, ttl: dt.timedelta | None) -> pd.DataFrame:
-    """The same join written independently: drop superseded duplicates (latest created, then the last
-    in the source), then merge_asof backward with the TTL as tolerance."""
+    """The same join written independently: drop superseded duplicates (latest created — a null created
+    time counts as the earliest —, then the last in the source), then merge_asof backward with the TTL as
+    tolerance."""
     if features.empty:  # merge_asof wants the key columns' types to match, and an empty frame's do not
         return entities.assign(value=np.nan)[["key", "event_timestamp", "value"]].reset_index(drop=True)
-    f = features.assign(_order=range(len(features))).sort_values(["ts", "created", "_order"])
+    f = features.assign(_order=range(len(features))).sort_values(["ts", "created", "_order"], na_position="first")
     f = f.drop_duplicates(subset=["key", "ts"], keep="last").drop(columns=["_order"])
     e = entities.assign(_row=range(len(entities))).sort_values("event_timestamp", kind="stable")
     merged = pd.merge_asof(e, f.sort_values("ts")[["key", "ts", "value"]], left_on="event_timestamp", right_on="ts",
                            by="key", direction="backward", allow_exact_matches=True,
                            tolerance=pd.Timedelta(ttl) if ttl is not None else None)
     return merged.sort_values("_row")[["key", "event_timestamp", "value"]].reset_index(drop=True)
+
+
+@contextlib.contextmanager
+def query_shape(fetch: bool) -> Iterator[None]:
+    """Force the query shape: ``fetch=False`` joins the feature values in the ASOF join itself (the shape
+    used for sources without a row identity: CSV, SQL), True matches narrowly, then fetches (Parquet)."""
+    real = _pit.pit_query
+
+    def forced(*args: Any, **kwargs: Any) -> str:
+        return real(*args, **{**kwargs, "fetch": fetch})
+
+    with mock.patch.object(_pit, "pit_query", forced):
+        yield
 
 
 def test_known_answers_ties_ttl_nulls_and_unmatched() -> None:
@@ -56,6 +74,17 @@ def test_known_answers_ties_ttl_nulls_and_unmatched() -> None:
     assert np.isnan(ttl["value"].iloc[3]) and ttl["value"].iloc[5] == 2.0  # b's row is 5h old: stale
 
 
+@pytest.mark.parametrize("fetch", [True, False], ids=["narrow-then-fetch", "one-asof"])
+def test_an_entity_row_without_a_time_gets_no_features(fetch: bool) -> None:
+    features = pd.DataFrame({"key": ["a", "a"], "ts": [T0, T0 + pd.Timedelta("1h")], "created": [T0, pd.NaT],
+                             "value": [1.0, 2.0]})
+    entities = pd.DataFrame({"key": ["a", "a", "a"], "event_timestamp": [T0 + pd.Timedelta("2h"), pd.NaT, T0]})
+    with query_shape(fetch):
+        out = point_in_time_join(entities, features, keys=["key"], columns=["value"], timestamp="ts",
+                                 created="created")
+    assert out["value"].iloc[0] == 2.0 and np.isnan(out["value"].iloc[1]) and out["value"].iloc[2] == 1.0
+
+
 def test_bad_input_is_refused_with_the_reason() -> None:
     entities = pd.DataFrame({"key": ["a"], "event_timestamp": [T0]})
     features = pd.DataFrame({"key": ["a"], "ts": [T0], "value": [1.0]})
@@ -74,26 +103,29 @@ def test_bad_input_is_refused_with_the_reason() -> None:
 _minutes = st.integers(min_value=0, max_value=40)
 
 
+@pytest.mark.parametrize("fetch", [True, False], ids=["narrow-then-fetch", "one-asof"])
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    feature_rows=st.lists(st.tuples(st.sampled_from("abc"), _minutes, _minutes,
+    feature_rows=st.lists(st.tuples(st.sampled_from("abc"), _minutes, st.one_of(st.none(), _minutes),
                                     st.one_of(st.none(), st.floats(-5, 5, allow_nan=False))), max_size=25),
     entity_rows=st.lists(st.tuples(st.sampled_from("abcd"), _minutes), min_size=1, max_size=15),
     ttl_minutes=st.one_of(st.none(), st.integers(min_value=1, max_value=20)),
 )
-def test_matches_merge_asof_on_random_histories(feature_rows: list[tuple[str, int, int, float | None]],
+def test_matches_merge_asof_on_random_histories(fetch: bool, feature_rows: list[tuple[str, int, int | None, float | None]],
                                                  entity_rows: list[tuple[str, int]], ttl_minutes: int | None) -> None:
     features = pd.DataFrame({
         "key": [r[0] for r in feature_rows],
         "ts": [T0 + pd.Timedelta(minutes=r[1]) for r in feature_rows],
-        "created": [T0 + pd.Timedelta(minutes=r[2]) for r in feature_rows],
+        "created": pd.Series([T0 + pd.Timedelta(minutes=r[2]) if r[2] is not None else pd.NaT for r in feature_rows],
+                             dtype="datetime64[ns, UTC]"),
         "value": pd.Series([r[3] for r in feature_rows], dtype="float64"),
     })
     entities = pd.DataFrame({"key": [r[0] for r in entity_rows],
                              "event_timestamp": [T0 + pd.Timedelta(minutes=r[1]) for r in entity_rows]})
     ttl = dt.timedelta(minutes=ttl_minutes) if ttl_minutes is not None else None
-    ours = point_in_time_join(entities, features, keys=["key"], columns=["value"], timestamp="ts", created="created",
-                              ttl=ttl)
+    with query_shape(fetch):
+        ours = point_in_time_join(entities, features, keys=["key"], columns=["value"], timestamp="ts",
+                                  created="created", ttl=ttl)
     expected = reference(entities, features, ttl)
     assert list(ours["key"]) == list(expected["key"])
     np.testing.assert_array_equal(ours["value"].to_numpy(dtype=float), expected["value"].to_numpy(dtype=float))

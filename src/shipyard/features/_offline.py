@@ -1,7 +1,7 @@
 """Training sets: entity rows joined point-in-time to applied feature views, out of core in DuckDB.
 
 ``training_set(entity_df, features=[...])`` reads each view's source in place (Parquet, CSV, SQL),
-builds one query (:func:`shipyard.features._pit.pit_query`) and returns a :class:`TrainingSet`; the
+builds one query (:func:`shipyard.features._pit.pit_query`, after a narrow match per view) and returns a :class:`TrainingSet`; the
 result is recorded as a dataset (content hash, the feature views and their versions) and, inside an
 active run, linked to it as an input — so lineage reaches from a model version back to the feature
 definitions. Without entity rows, ``training_set(features=..., start=..., end=...)`` retrieves every
@@ -268,16 +268,17 @@ def training_set(
         if clash:
             raise InvalidParameter(f"The entity rows already have columns {clash}: drop them or pass full_names=True.")
         inputs = [view_input(con, s) for s in selected if isinstance(s.view, FeatureView)]
-        query = pit_query(f"{ENTITIES}_v", entity_timestamp, inputs)
         demand = [s for s in selected if isinstance(s.view, OnDemandFeatureView)]
         hidden = [o for s in selected for o in s.outputs if o not in wanted]
         by_ref = {f"{s.view.name}:{f}": o for s in selected for f, o in zip(s.features, s.outputs, strict=True)}
         computed = {o for s in demand for o in s.outputs}
         order = [quote(c) for c in columns] + [quote(c) for c in wanted if c not in computed] + \
             [quote(o) for o in hidden if o not in computed]
-        final = f"SELECT {', '.join(order)} FROM ({query})"  # the entity columns, then the features as asked
         try:
-            if not _check_key_types(con, f"{ENTITIES}_v", selected, inputs):
+            rows = _check_key_types(con, f"{ENTITIES}_v", selected, inputs)
+            query = pit_query(con, f"{ENTITIES}_v", entity_timestamp, inputs, fetch=rows)
+            final = f"SELECT {', '.join(order)} FROM ({query})"  # the entity columns, then the features as asked
+            if not rows:
                 final += " LIMIT 0"  # typed empty result; keys of an empty frame have no meaningful type to join on
             if output is not None:
                 path = _write_parquet(con, final, Path(output), demand, hidden, by_ref)

@@ -11,9 +11,12 @@ from older rows: a row is one observation).
 Window aggregations (:class:`AggregateInput`) take, for each entity row, the source rows of the same
 keys with an event time in ``(t - window, t]``.
 
-The joins are SQL run by DuckDB (one ``ASOF LEFT JOIN`` per view, the tie-break folded into its
-inequality), which spills to disk rather than running out of memory on large inputs. All times are
-``TIMESTAMPTZ`` in a session whose time zone is UTC, so timestamps without a zone are taken as UTC.
+The joins are SQL run by DuckDB, which spills to disk rather than running out of memory on large
+inputs: per view, a narrow ASOF join on keys and event times, then the tie-break among the matched
+rows and a join back of their values (:func:`_fetched_ctes`) — or, for sources without a row identity,
+one ``ASOF LEFT JOIN`` carrying the values, the tie-break folded into its inequality
+(:func:`_latest_ctes`). All times are ``TIMESTAMPTZ`` in a session whose time zone is UTC, so timestamps
+without a zone are taken as UTC; an entity row without a time matches nothing.
 :func:`pit_query` builds the query for any number of views; :func:`point_in_time_join` runs it on two
 DataFrames.
 """
@@ -73,44 +76,90 @@ def _cast(expr: str, sql_type: str | None) -> str:
     return f"CAST({expr} AS {sql_type})" if sql_type else expr
 
 
-def pit_query(entities: str, entity_ts: str, views: Sequence[ViewInput | AggregateInput]) -> str:
+def pit_query(con: duckdb.DuckDBPyConnection, entities: str, entity_ts: str,
+              views: Sequence[ViewInput | AggregateInput], *, fetch: bool = True) -> str:
     """The SQL of ``entities`` (a relation with ``__sy_row`` and ``entity_ts`` as TIMESTAMPTZ) joined to
-    every view in turn, ordered by ``__sy_row`` (which the result keeps)."""
+    every view in turn, ordered by ``__sy_row`` (which the result keeps).
+
+    A view whose rows have a source order (a unique row identity: Parquet's file and row number, a
+    DataFrame's position) is matched first, narrowly — an ASOF join on keys and event times that
+    carries no feature values, run on ``con`` now into a temporary table — and the query then breaks
+    ties among the matched rows and joins their values; other views are joined in the query with their
+    values. ``fetch=False`` joins every view in the query (nothing runs now: for an empty entity frame,
+    whose key columns have no meaningful type)."""
     ts = q(entity_ts)
     ctes = [f"e0 AS (SELECT * FROM {entities})"]
     for i, view in enumerate(views, 1):
         if isinstance(view, AggregateInput):
             ctes += _aggregate_ctes(i, view, ts)
-            continue
-        ctes += _latest_ctes(i, view, ts)
+        elif fetch and view.order is not None:
+            ctes += _fetched_ctes(con, i, view, entities, ts)
+        else:
+            ctes += _latest_ctes(i, view, ts)
     return f"WITH {', '.join(ctes)} SELECT * FROM e{len(views)} ORDER BY {ROW}"
 
 
-def _latest_ctes(i: int, view: ViewInput, ts: str) -> list[str]:
-    """The latest feature row per entity row in one ``ASOF LEFT JOIN`` whose inequality carries the
-    tie-break: feature rows are ordered by ``(event time, 0, created, source order)`` and an entity row
-    at ``t`` stands at ``(t, 1, ...)``, after every feature row of time ``t`` and before any later one —
-    so the join's greatest row ``<=`` is the latest event, created last, coming last in the source. No
-    grouping pass over the feature rows, and no join back to them."""
-    on = " AND ".join(f"e.{q(k)} = f.{q(k)}" for k in view.keys)
+def _rank(view: ViewInput, ts: str) -> tuple[str, str]:
+    """The ASOF inequality's two sides as structs: feature rows at ``(event time, 0, created, source
+    order)``, an entity row at ``t`` at ``(t, 1, ...)`` — after every feature row of time ``t`` and before
+    any later one, so the greatest row ``<=`` is the latest event, created last, coming last in the
+    source. An entity row without a time matches nothing."""
     rank = ([(f"c := coalesce({CREATED}, '-infinity'::TIMESTAMPTZ)", "c := NULL::TIMESTAMPTZ")] if view.created
             else []) + ([(f"o := {ORDER}", f"o := NULL::{view.order}")] if view.order else [])
-    if rank:
-        fkey = f"struct_pack(t := {TS}, x := 0::UTINYINT, {', '.join(f for f, _ in rank)})"
-        ekey = f"struct_pack(t := e.{ts}, x := 1::UTINYINT, {', '.join(e for _, e in rank)})"
-    else:
-        fkey, ekey = TS, f"e.{ts}"
+    if not rank:
+        return TS, f"e.{ts}"
+    fkey = f"struct_pack(t := {TS}, x := 0::UTINYINT, {', '.join(f for f, _ in rank)})"
+    ekey = (f"CASE WHEN e.{ts} IS NOT NULL THEN struct_pack(t := e.{ts}, x := 1::UTINYINT, "
+            f"{', '.join(e for _, e in rank)}) END")
+    return fkey, ekey
+
+
+def _picked(view: ViewInput, ts: str, fts: str, value: str) -> str:
+    """The output columns: ``value`` (a template over the column index) unless the match is missing or,
+    with a TTL, older than the entity row by more than the TTL (``fts``: the match's event time in
+    microseconds; integers are exact, and cheaper than interval arithmetic)."""
+    stale = f"{fts} IS NULL" + (f" OR epoch_us(e.{ts}) - {fts} > {int(view.ttl_us)}" if view.ttl_us else "")
+    types = view.types or [None] * len(view.columns)
+    return ", ".join(f"CASE WHEN {stale} THEN NULL ELSE {_cast(value.format(j), t)} END AS {q(out)}"
+                     for j, (t, (_, out)) in enumerate(zip(types, view.columns, strict=True)))
+
+
+def _latest_ctes(i: int, view: ViewInput, ts: str) -> list[str]:
+    """The latest feature row per entity row in one ``ASOF LEFT JOIN`` carrying the feature values, the
+    tie-break folded into its inequality (:func:`_rank`): no grouping pass over the feature rows."""
+    on = " AND ".join(f"e.{q(k)} = f.{q(k)}" for k in view.keys)
+    fkey, ekey = _rank(view, ts)
     keys = ", ".join(q(k) for k in view.keys)
     payload = ", ".join(f"{q(c)} AS {q('c' + str(j))}" for j, (c, _) in enumerate(view.columns))
     right = f"(SELECT {keys}, {TS}, {fkey} AS {KEY}, {payload} FROM {view.relation} WHERE {TS} IS NOT NULL)"
-    stale = f"f.{TS} IS NULL" + (f" OR epoch_us(e.{ts}) - epoch_us(f.{TS}) > {int(view.ttl_us)}" if view.ttl_us
-                                 else "")  # integers: exact, and cheaper than interval arithmetic
-    types = view.types or [None] * len(view.columns)
-    picked = ", ".join(f"CASE WHEN {stale} THEN NULL ELSE {_cast('f.' + q('c' + str(j)), t)} END AS {q(out)}"
-                       for j, (t, (_, out)) in enumerate(zip(types, view.columns, strict=True)))
+    picked = _picked(view, ts, f"epoch_us(f.{TS})", "f.\"c{}\"")
     return [f"k{i} AS (SELECT *, {ekey} AS {KEY} FROM e{i - 1} e)",
             f"e{i} AS (SELECT e.* EXCLUDE ({KEY}), {picked} FROM k{i} e ASOF LEFT JOIN {right} f "
             f"ON {on} AND e.{KEY} >= f.{KEY})"]
+
+
+def _fetched_ctes(con: duckdb.DuckDBPyConnection, i: int, view: ViewInput, entities: str, ts: str) -> list[str]:
+    """A view with a source order (a unique row identity), in two steps. First a narrow ``ASOF JOIN`` on
+    the keys and the event time alone — no ranks, no feature values, so DuckDB sorts one integer per
+    feature row and the sort stays in memory — into the temporary table ``__sy_m{i}``: each entity row's
+    keys and the event time of its match. Then the query picks, among the source rows at a matched
+    ``(keys, event time)`` (a semi-join), the one created last and last in the source, and joins its
+    values back to the entity rows: one pass over the feature values, grouping only the matched rows."""
+    keys = [q(k) for k in view.keys]
+    on = " AND ".join(f"e.{k} = f.{k}" for k in keys)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __sy_m{i} AS SELECT e.{ROW}, {', '.join(f'f.{k}' for k in keys)}, "
+                f"f.{TS} FROM (SELECT {ROW}, {', '.join(keys)}, {ts} FROM {entities}) e ASOF JOIN "
+                f"(SELECT {', '.join(keys)}, {TS} FROM {view.relation} WHERE {TS} IS NOT NULL) f "
+                f"ON {on} AND e.{ts} >= f.{TS}")
+    payload = ", ".join(f"p.{q(c)} AS {q('c' + str(j))}" for j, (c, _) in enumerate(view.columns))
+    group = [*keys, TS]
+    rank = ", ".join([*([f"p.{CREATED} DESC NULLS LAST"] if view.created else []), f"p.{ORDER} DESC"])
+    winners = (f"(SELECT {', '.join(f'p.{k}' for k in group)}, {payload} FROM {view.relation} p SEMI JOIN "
+               f"(SELECT DISTINCT {', '.join(group)} FROM __sy_m{i}) m ON {' AND '.join(f'p.{k} = m.{k}' for k in group)} "
+               f"QUALIFY row_number() OVER (PARTITION BY {', '.join(f'p.{k}' for k in group)} ORDER BY {rank}) = 1)")
+    picked = _picked(view, ts, f"epoch_us(m.{TS})", "w.\"c{}\"")
+    return [f"e{i} AS (SELECT e.*, {picked} FROM e{i - 1} e LEFT JOIN __sy_m{i} m ON m.{ROW} = e.{ROW} "
+            f"LEFT JOIN {winners} w ON {' AND '.join(f'w.{k} = m.{k}' for k in group)})"]
 
 
 def _aggregate_ctes(i: int, view: AggregateInput, ts: str) -> list[str]:
@@ -212,7 +261,7 @@ def point_in_time_join(
     try:
         con.register("left_rows", left)
         con.register("right_rows", right)
-        result: pd.DataFrame = con.execute(pit_query("left_rows", entity_timestamp, [view])).df()
+        result: pd.DataFrame = con.execute(pit_query(con, "left_rows", entity_timestamp, [view])).df()
     finally:
         con.close()
     result = result.drop(columns=[ROW])
