@@ -161,11 +161,13 @@ def spill_directory() -> str:
 
 
 def _register_entities(con: duckdb.DuckDBPyConnection, entity_df: Any, entity_timestamp: str,
-                       selected: Sequence[Selected]) -> list[str]:
-    """Register the entity rows as ``__sy_entities`` (with ``__sy_row``); returns their columns."""
+                       selected: Sequence[Selected]) -> tuple[list[str], pd.DataFrame | None]:
+    """Register the entity rows as ``__sy_entities`` (with ``__sy_row``); returns their columns and, for a
+    DataFrame, the frame registered (its timestamps in UTC)."""
     import pandas as pd
 
     keys = list(dict.fromkeys(k for s in selected if isinstance(s.view, FeatureView) for k in s.view.join_keys))
+    frame = None
     if isinstance(entity_df, (str, Path)):
         path = str(entity_df)
         if not path.endswith((".parquet", ".pq")) and "*" not in path:
@@ -195,7 +197,7 @@ def _register_entities(con: duckdb.DuckDBPyConnection, entity_df: Any, entity_ti
     if missing:
         raise InvalidParameter(f"The entity rows lack the join key(s) {missing} of the requested views; they have "
                                f"{columns}.")
-    return columns
+    return columns, frame
 
 
 def _range_entities(con: duckdb.DuckDBPyConnection, selected: Sequence[Selected], start: int, end: int,
@@ -261,9 +263,10 @@ def training_set(
             if start is None or end is None:
                 raise InvalidParameter("training_set() needs entity rows, or start= and end= for a range retrieval.")
             step = parse_duration(every, "every") if every else None
-            columns = _range_entities(con, selected, parse_when(start), parse_when(end), step, entity_timestamp)
+            columns, given = _range_entities(con, selected, parse_when(start), parse_when(end), step,
+                                             entity_timestamp), None
         else:
-            columns = _register_entities(con, entity_df, entity_timestamp, selected)
+            columns, given = _register_entities(con, entity_df, entity_timestamp, selected)
         clash = [c for s in selected for c in s.outputs if c in columns]
         if clash:
             raise InvalidParameter(f"The entity rows already have columns {clash}: drop them or pass full_names=True.")
@@ -277,14 +280,13 @@ def training_set(
         try:
             rows = _check_key_types(con, f"{ENTITIES}_v", selected, inputs)
             query = pit_query(con, f"{ENTITIES}_v", entity_timestamp, inputs, fetch=rows)
-            final = f"SELECT {', '.join(order)} FROM ({query})"  # the entity columns, then the features as asked
-            if not rows:
-                final += " LIMIT 0"  # typed empty result; keys of an empty frame have no meaningful type to join on
-            if output is not None:
+            limit = "" if rows else " LIMIT 0"  # typed empty result; an empty frame's keys have no type to join on
+            if output is not None:  # the entity columns, then the features as asked
+                final = f"SELECT {', '.join(order)} FROM ({query}){limit}"
                 path = _write_parquet(con, final, Path(output), demand, hidden, by_ref)
                 result = TrainingSet(wanted, {s.view.name: s.version for s in selected}, None, path=path)
             else:
-                frame = con.execute(final).df()
+                frame = _fetch_frame(con, f"({query}){limit}", order[len(columns):], columns, given)
                 frame = _on_demand(frame, demand, by_ref).drop(columns=hidden)
                 frame = frame[[*columns, *wanted]]
                 if entity_df is not None and not isinstance(entity_df, (str, Path)):
@@ -300,6 +302,19 @@ def training_set(
     if log:
         result.dataset = _record(result, name, project)
     return result
+
+
+def _fetch_frame(con: duckdb.DuckDBPyConnection, relation: str, features: Sequence[str], columns: Sequence[str],
+                 given: pd.DataFrame | None) -> pd.DataFrame:
+    """The joined rows as a DataFrame: the entity columns then ``features`` (quoted). Entity rows given
+    as a DataFrame keep their own columns (and dtypes); DuckDB returns the features only."""
+    if given is None:
+        return con.execute(f"SELECT {', '.join([*(quote(c) for c in columns), *features])} FROM {relation}").df()
+    import pandas as pd
+
+    got = con.execute(f"SELECT {', '.join(features) or ROW} FROM {relation}").df()
+    got = got.drop(columns=[ROW]) if not features else got
+    return pd.concat([given[list(columns)].reset_index(drop=True), got], axis=1)
 
 
 _NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
