@@ -933,8 +933,9 @@ def _render_lines(raw: dict[str, Any]) -> list[str]:  # noqa: C901, PLR0912, PLR
     lines += ["", "The training set is measured twice on the same files: without a TTL — the configuration whose "
               "Feast peak memory matches the issue's (7.4 GiB): Feast's join pairs every entity row with all of "
               "the driver's earlier feature rows — and with the view's 30-day TTL, which Feast turns into a join "
-              "condition (about 8 feature rows per entity row here). Shipyard's ASOF join does the same work "
-              "either way. The 100-entity target is judged on the in-process reads (the issue's *online SDK "
+              "condition (about 8 feature rows per entity row here). Shipyard's join (a narrow ASOF join on keys and "
+              "event times, then the tie-break among the matched rows and a join back of their values) does the "
+              "same work either way. The 100-entity target is judged on the in-process reads (the issue's *online SDK "
               "reads*); the HTTP row shows the same comparison through each tool's feature server.", ""]
 
     # -- training sets
