@@ -54,12 +54,28 @@ def fingerprint(df: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
         dtype = str(col.dtype)
         digest.update(f"{name}\x1f{dtype}\x1e".encode())
         columns.append({"name": str(name), "dtype": dtype, "nullable": bool(col.isna().any())})
-    if len(df):
-        hashed = pd.util.hash_pandas_object(df, index=False)
-        digest.update(hashed.to_numpy().tobytes())
-    schema = {"columns": columns}
-    profile = {"num_rows": int(len(df)), "columns": {str(c): _column_profile(df[c]) for c in df.columns}}
-    return digest.hexdigest(), schema, profile
+    if len(df) >= _OVERLAP_ROWS:  # the hash and the column profiles on two threads (NumPy releases the GIL)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            hashed = pool.submit(pd.util.hash_pandas_object, df, index=False)
+            profiles = [pool.submit(_column_profile, df[c]) for c in df.columns]
+            profile = {"num_rows": int(len(df)),
+                       "columns": {str(c): f.result() for c, f in zip(df.columns, profiles, strict=True)}}
+            digest.update(hashed.result().to_numpy().tobytes())
+    else:
+        if len(df):
+            digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+        profile = _profile(df)
+    return digest.hexdigest(), {"columns": columns}, profile
+
+
+#: From this many rows, a fingerprint hashes and profiles at the same time.
+_OVERLAP_ROWS = 100_000
+
+
+def _profile(df: Any) -> dict[str, Any]:
+    return {"num_rows": int(len(df)), "columns": {str(c): _column_profile(df[c]) for c in df.columns}}
 
 
 def _column_profile(col: Any) -> dict[str, Any]:
