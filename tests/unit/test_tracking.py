@@ -262,6 +262,21 @@ def test_dataset_digest_identifies_content() -> None:
             run2.log_dataset("not a table", name="x")
 
 
+def test_large_dataset_fingerprint_on_two_threads_equals_the_serial_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from shipyard.tracking import _datasets
+
+    r = np.random.default_rng(3)
+    n = _datasets._OVERLAP_ROWS + 7
+    df = pd.DataFrame({"x": r.random(n), "k": r.integers(0, 9, n), "s": r.choice(["a", "b", None], n),
+                       "t": pd.date_range("2025-01-01", periods=n, freq="s", tz="UTC")})
+    threaded = _datasets.fingerprint(df)
+    monkeypatch.setattr(_datasets, "_OVERLAP_ROWS", n + 1)
+    assert _datasets.fingerprint(df) == threaded
+    assert _datasets.fingerprint(df.assign(x=df["x"] + 1))[0] != threaded[0]
+
+
 def test_search_runs_dataframe_and_compare() -> None:
     sy.set_project("cmp")
     ids = []
