@@ -21,19 +21,20 @@ from shipyard.features import _pit, point_in_time_join
 T0 = pd.Timestamp("2013-01-01", tz="UTC")
 
 
-def reference(entities: pd.DataFrame, features: pd.DataFrame, ttl: dt.timedelta | None) -> pd.DataFrame:
+def reference(entities: pd.DataFrame, features: pd.DataFrame, ttl: dt.timedelta | None,
+              keys: tuple[str, ...] = ("key",)) -> pd.DataFrame:
     """The same join written independently: drop superseded duplicates (latest created — a null created
     time counts as the earliest —, then the last in the source), then merge_asof backward with the TTL as
     tolerance."""
     if features.empty:  # merge_asof wants the key columns' types to match, and an empty frame's do not
-        return entities.assign(value=np.nan)[["key", "event_timestamp", "value"]].reset_index(drop=True)
+        return entities.assign(value=np.nan)[[*keys, "event_timestamp", "value"]].reset_index(drop=True)
     f = features.assign(_order=range(len(features))).sort_values(["ts", "created", "_order"], na_position="first")
-    f = f.drop_duplicates(subset=["key", "ts"], keep="last").drop(columns=["_order"])
+    f = f.drop_duplicates(subset=[*keys, "ts"], keep="last").drop(columns=["_order"])
     e = entities.assign(_row=range(len(entities))).sort_values("event_timestamp", kind="stable")
-    merged = pd.merge_asof(e, f.sort_values("ts")[["key", "ts", "value"]], left_on="event_timestamp", right_on="ts",
-                           by="key", direction="backward", allow_exact_matches=True,
+    merged = pd.merge_asof(e, f.sort_values("ts")[[*keys, "ts", "value"]], left_on="event_timestamp", right_on="ts",
+                           by=list(keys), direction="backward", allow_exact_matches=True,
                            tolerance=pd.Timedelta(ttl) if ttl is not None else None)
-    return merged.sort_values("_row")[["key", "event_timestamp", "value"]].reset_index(drop=True)
+    return merged.sort_values("_row")[[*keys, "event_timestamp", "value"]].reset_index(drop=True)
 
 
 @contextlib.contextmanager
@@ -101,31 +102,44 @@ def test_bad_input_is_refused_with_the_reason() -> None:
 
 
 _minutes = st.integers(min_value=0, max_value=40)
+_few_minutes = st.integers(min_value=0, max_value=12)  # event times of feature rows: ties are frequent
+_second = st.integers(min_value=0, max_value=1)  # a second join key's values
 
 
 @pytest.mark.parametrize("fetch", [True, False], ids=["narrow-then-fetch", "one-asof"])
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    feature_rows=st.lists(st.tuples(st.sampled_from("abc"), _minutes, st.one_of(st.none(), _minutes),
-                                    st.one_of(st.none(), st.floats(-5, 5, allow_nan=False))), max_size=25),
-    entity_rows=st.lists(st.tuples(st.sampled_from("abcd"), _minutes), min_size=1, max_size=15),
+    feature_rows=st.lists(st.tuples(st.sampled_from("abc"), _few_minutes, st.one_of(st.none(), _minutes),
+                                    st.one_of(st.none(), st.floats(-5, 5, allow_nan=False)), _second,
+                                    st.booleans()), max_size=25),
+    entity_rows=st.lists(st.tuples(st.sampled_from("abcd"), _minutes, _second), min_size=1, max_size=15),
     ttl_minutes=st.one_of(st.none(), st.integers(min_value=1, max_value=20)),
+    two_keys=st.booleans(),
 )
-def test_matches_merge_asof_on_random_histories(fetch: bool, feature_rows: list[tuple[str, int, int | None, float | None]],
-                                                 entity_rows: list[tuple[str, int]], ttl_minutes: int | None) -> None:
+def test_matches_merge_asof_on_random_histories(
+        fetch: bool, feature_rows: list[tuple[str, int, int | None, float | None, int, bool]],
+        entity_rows: list[tuple[str, int, int]], ttl_minutes: int | None, two_keys: bool) -> None:
+    keys = ("key", "n") if two_keys else ("key",)
+    for i in range(1, len(feature_rows)):  # a row flagged as a tie takes the keys and event time of the one before
+        if feature_rows[i][5]:
+            prev = feature_rows[i - 1]
+            feature_rows[i] = (prev[0], prev[1], *feature_rows[i][2:4], prev[4], True)
     features = pd.DataFrame({
         "key": [r[0] for r in feature_rows],
+        "n": pd.Series([r[4] for r in feature_rows], dtype="int64"),
         "ts": [T0 + pd.Timedelta(minutes=r[1]) for r in feature_rows],
         "created": pd.Series([T0 + pd.Timedelta(minutes=r[2]) if r[2] is not None else pd.NaT for r in feature_rows],
                              dtype="datetime64[ns, UTC]"),
         "value": pd.Series([r[3] for r in feature_rows], dtype="float64"),
     })
-    entities = pd.DataFrame({"key": [r[0] for r in entity_rows],
+    entities = pd.DataFrame({"key": [r[0] for r in entity_rows], "n": [r[2] for r in entity_rows],
                              "event_timestamp": [T0 + pd.Timedelta(minutes=r[1]) for r in entity_rows]})
+    if not two_keys:
+        features, entities = features.drop(columns=["n"]), entities.drop(columns=["n"])
     ttl = dt.timedelta(minutes=ttl_minutes) if ttl_minutes is not None else None
     with query_shape(fetch):
-        ours = point_in_time_join(entities, features, keys=["key"], columns=["value"], timestamp="ts",
+        ours = point_in_time_join(entities, features, keys=list(keys), columns=["value"], timestamp="ts",
                                   created="created", ttl=ttl)
-    expected = reference(entities, features, ttl)
-    assert list(ours["key"]) == list(expected["key"])
+    expected = reference(entities, features, ttl, keys)
+    assert ours[list(keys)].values.tolist() == expected[list(keys)].values.tolist()
     np.testing.assert_array_equal(ours["value"].to_numpy(dtype=float), expected["value"].to_numpy(dtype=float))
