@@ -8,6 +8,7 @@ number of HTTP requests the client sent during it (counted by the client's own H
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -114,3 +115,24 @@ def stop_group(proc: Any) -> None:
     except ProcessLookupError:
         pass
     proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def shipyard_bytecode(package: Path | None = None) -> Iterator[None]:
+    """Byte-compile Shipyard's modules for the duration (as ``pip install`` does for a wheel), and
+    remove afterwards the .pyc files this created.
+
+    An editable install under PYTHONDONTWRITEBYTECODE=1 (as in this environment) otherwise recompiles
+    every Shipyard module from source in each new process, while the anchors' packages, installed by
+    pip, load cached bytecode."""
+    package = package or Path(__file__).resolve().parent.parent / "src" / "shipyard"
+    before = set(package.rglob("*.pyc"))
+    compileall.compile_dir(str(package), quiet=1)
+    try:
+        yield
+    finally:
+        for pyc in set(package.rglob("*.pyc")) - before:
+            pyc.unlink(missing_ok=True)
+        for cache in sorted(package.rglob("__pycache__"), reverse=True):
+            if not any(cache.iterdir()):
+                cache.rmdir()

@@ -36,7 +36,6 @@ Everything runs against a fresh SHIPYARD_HOME in a temporary directory, removed 
 from __future__ import annotations
 
 import argparse
-import compileall
 import contextlib
 import cProfile
 import datetime as dt
@@ -52,7 +51,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -65,6 +64,7 @@ import shipyard as sy
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
+import _proc  # noqa: E402
 from _results import host_facts, write_section  # noqa: E402
 
 WORK = BENCH / ".work"  # git-ignored scratch space
@@ -239,26 +239,6 @@ def _child(mode: str, uri: str, modules: tuple[str, ...], home: Path) -> dict[st
     return result
 
 
-@contextlib.contextmanager
-def shipyard_bytecode() -> Iterator[None]:
-    """Byte-compile Shipyard's modules for the duration (as ``pip install`` does for a wheel), and
-    remove afterwards the .pyc files this created.
-
-    An editable install under PYTHONDONTWRITEBYTECODE=1 (as in this environment) otherwise recompiles
-    every Shipyard module from source in each new process, while the frameworks load cached bytecode."""
-    package = Path(sy.__file__).resolve().parent
-    before = set(package.rglob("*.pyc"))
-    compileall.compile_dir(str(package), quiet=1)
-    try:
-        yield
-    finally:
-        for pyc in set(package.rglob("*.pyc")) - before:
-            pyc.unlink(missing_ok=True)
-        for cache in sorted(package.rglob("__pycache__"), reverse=True):
-            if not any(cache.iterdir()):
-                cache.rmdir()
-
-
 def cold_loads(home: Path, loads: int, compile_bytecode: bool) -> dict[str, Any]:
     """Train, log and register one model per flavor, then time loads in fresh processes."""
     from sklearn.datasets import load_breast_cancer
@@ -276,7 +256,7 @@ def cold_loads(home: Path, loads: int, compile_bytecode: bool) -> dict[str, Any]
         size, files = _package_size(loaded.root)
         results["flavors"][case.key] = {"uri": version.uri, "size": size, "files": files, "load": [], "import": []}
         say(f"  {case.key}: logged and registered as {version.uri} ({size / 1024:.1f} KiB, {files} files)")
-    with shipyard_bytecode() if compile_bytecode else contextlib.nullcontext():
+    with _proc.shipyard_bytecode(Path(sy.__file__).resolve().parent) if compile_bytecode else contextlib.nullcontext():
         for i in range(loads):
             for case in CASES:
                 entry = results["flavors"][case.key]
