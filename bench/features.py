@@ -871,8 +871,10 @@ def _render_lines(raw: dict[str, Any]) -> list[str]:  # noqa: C901, PLR0912, PLR
         f"- **Python:** {facts['python']}",
         f"- **Versions:** {facts['versions']}",
         "- **Load:** 1-minute load average when each measured process started: "
-        + (f"{min(loads):.1f} – {max(loads):.1f} (median {statistics.median(loads):.1f}) on 2 cores; the machine "
-           "was shared with another engineer's work (tests, scripts) while this ran" if loads else "not recorded"),
+        + (f"{min(loads):.1f} – {max(loads):.1f} (median {statistics.median(loads):.1f}) on 2 cores (a 1-minute "
+           "average: it still counts the benchmark's own previous process, e.g. Feast's, which used both cores); "
+           "the script waits for any other benchmark to finish before each measurement"
+           if loads else "not recorded"),
         "",
         "Both tools read the same Parquet files and run with their defaults, each measurement in a fresh "
         "process: Shipyard with its embedded stores under a fresh `SHIPYARD_HOME` (SQLite metadata, SQLite "
@@ -1216,9 +1218,9 @@ def _how(raw: dict[str, Any]) -> list[str]:
         f"{_dtypes(raw, 'feast-duckdb-big')}; the comparison casts both to float64.",
         "- Shipyard's training-set call also records the result as a dataset (a content hash of the 1M rows), "
         "inside the timing; Feast records nothing.",
-        "- Threads: DuckDB uses both cores in both tools. The machine was shared (see *Load* above), so single "
-        "runs can be off by tens of percent: the large training sets ran in several processes per store, "
-        "interleaved, and the medians are compared.",
+        "- Threads: DuckDB uses both cores in both tools. The machine is a shared virtual machine whose speed "
+        "drifts, so single runs can be off by tens of percent: the large training sets ran in several "
+        "processes per store, interleaved, and the medians are compared.",
         "",
     ]
 
