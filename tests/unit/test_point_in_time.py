@@ -86,6 +86,15 @@ def test_an_entity_row_without_a_time_gets_no_features(fetch: bool) -> None:
     assert out["value"].iloc[0] == 2.0 and np.isnan(out["value"].iloc[1]) and out["value"].iloc[2] == 1.0
 
 
+@pytest.mark.parametrize("fetch", [True, False], ids=["narrow-then-fetch", "one-asof"])
+def test_keys_and_features_named_like_the_join_s_own_columns(fetch: bool) -> None:
+    features = pd.DataFrame({"c0": ["a", "b"], "c1": ["x", "y"], "ts": [T0, T0], "o": [1.0, 2.0], "k": [3, 4]})
+    entities = pd.DataFrame({"c0": ["b", "a"], "c1": ["y", "x"], "event_timestamp": [T0, T0]})
+    with query_shape(fetch):
+        out = point_in_time_join(entities, features, keys=["c0", "c1"], columns=["o", "k"], timestamp="ts")
+    assert out["o"].tolist() == [2.0, 1.0] and out["k"].tolist() == [4, 3]
+
+
 def test_bad_input_is_refused_with_the_reason() -> None:
     entities = pd.DataFrame({"key": ["a"], "event_timestamp": [T0]})
     features = pd.DataFrame({"key": ["a"], "ts": [T0], "value": [1.0]})

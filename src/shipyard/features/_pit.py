@@ -40,6 +40,7 @@ TS = "__sy_ts"
 CREATED = "__sy_created"
 ORDER = "__sy_order"
 KEY = "__sy_key"
+VALUE = "__sy_v"  # the feature values inside a join, by position (never a user's column name)
 
 
 def interval(micros: int) -> str:
@@ -130,9 +131,9 @@ def _latest_ctes(i: int, view: ViewInput, ts: str) -> list[str]:
     on = " AND ".join(f"e.{q(k)} = f.{q(k)}" for k in view.keys)
     fkey, ekey = _rank(view, ts)
     keys = ", ".join(q(k) for k in view.keys)
-    payload = ", ".join(f"{q(c)} AS {q('c' + str(j))}" for j, (c, _) in enumerate(view.columns))
+    payload = ", ".join(f"{q(c)} AS {q(VALUE + str(j))}" for j, (c, _) in enumerate(view.columns))
     right = f"(SELECT {keys}, {TS}, {fkey} AS {KEY}, {payload} FROM {view.relation} WHERE {TS} IS NOT NULL)"
-    picked = _picked(view, ts, f"epoch_us(f.{TS})", "f.\"c{}\"")
+    picked = _picked(view, ts, f"epoch_us(f.{TS})", f'f."{VALUE}{{}}"')
     return [f"k{i} AS (SELECT *, {ekey} AS {KEY} FROM e{i - 1} e)",
             f"e{i} AS (SELECT e.* EXCLUDE ({KEY}), {picked} FROM k{i} e ASOF LEFT JOIN {right} f "
             f"ON {on} AND e.{KEY} >= f.{KEY})"]
@@ -151,13 +152,13 @@ def _fetched_ctes(con: duckdb.DuckDBPyConnection, i: int, view: ViewInput, entit
                 f"f.{TS} FROM (SELECT {ROW}, {', '.join(keys)}, {ts} FROM {entities}) e ASOF JOIN "
                 f"(SELECT {', '.join(keys)}, {TS} FROM {view.relation} WHERE {TS} IS NOT NULL) f "
                 f"ON {on} AND e.{ts} >= f.{TS}")
-    payload = ", ".join(f"p.{q(c)} AS {q('c' + str(j))}" for j, (c, _) in enumerate(view.columns))
+    payload = ", ".join(f"p.{q(c)} AS {q(VALUE + str(j))}" for j, (c, _) in enumerate(view.columns))
     group = [*keys, TS]
     rank = ", ".join([*([f"p.{CREATED} DESC NULLS LAST"] if view.created else []), f"p.{ORDER} DESC"])
     winners = (f"(SELECT {', '.join(f'p.{k}' for k in group)}, {payload} FROM {view.relation} p SEMI JOIN "
                f"(SELECT DISTINCT {', '.join(group)} FROM __sy_m{i}) m ON {' AND '.join(f'p.{k} = m.{k}' for k in group)} "
                f"QUALIFY row_number() OVER (PARTITION BY {', '.join(f'p.{k}' for k in group)} ORDER BY {rank}) = 1)")
-    picked = _picked(view, ts, f"epoch_us(m.{TS})", "w.\"c{}\"")
+    picked = _picked(view, ts, f"epoch_us(m.{TS})", f'w."{VALUE}{{}}"')
     return [f"e{i} AS (SELECT e.*, {picked} FROM e{i - 1} e LEFT JOIN __sy_m{i} m ON m.{ROW} = e.{ROW} "
             f"LEFT JOIN {winners} w ON {' AND '.join(f'w.{k} = m.{k}' for k in group)})"]
 
