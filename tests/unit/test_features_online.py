@@ -114,6 +114,31 @@ def test_statuses_and_event_timestamps(tmp_path: Path) -> None:
     assert full.names == ["origin", "weather__wind"]
 
 
+def test_keys_sent_in_another_type_are_found(tmp_path: Path) -> None:
+    """JSON clients send ids as strings or floats: an integer key is found from its digits or an integral
+    float, a string key of digits from an integer — never from another spelling ("02", "2.5")."""
+    _apply(tmp_path)
+    tails = pd.DataFrame({"tail": ["101", "7", "N1"], "ts": [at(0), at(0), at(0)], "age": [3.0, 9.0, 1.0]})
+    sy.features.apply([sy.FeatureView(name="tails", entities=[sy.Entity("tail", ["tail"])], features={"age": float},
+                                       source=sy.ParquetSource(write(tails, tmp_path / "tails.parquet"),
+                                                               timestamp="ts"))])
+    sy.features.materialize(end=at(200))
+    planes = _online(["planes:seats"], "plane", [2, "2", 2.0, "02", "2.5", 9, "9", True], at(200))
+    assert _column(planes, "seats")[:2] == ([200.0] * 3 + [None] * 5, ["PRESENT"] * 3 + ["NOT_FOUND"] * 5)
+    by_tail = _online(["tails:age"], "tail", [101, 101.0, "101", 7, "N1", "0101", 102], at(200))
+    assert _column(by_tail, "age")[:2] == ([3.0, 3.0, 3.0, 9.0, 1.0, None, None], ["PRESENT"] * 5 + ["NOT_FOUND"] * 2)
+
+
+def test_key_alternates_cover_each_column_of_a_key() -> None:
+    from shipyard.features._online import encode_key, key_alternates
+
+    assert key_alternates(["JFK"]) == [] and key_alternates([True]) == []
+    assert key_alternates([7]) == [encode_key(["7"])]
+    assert set(key_alternates(["JFK", "12"])) == {encode_key(["JFK", 12])}
+    assert set(key_alternates([3.0, "12"])) == {encode_key(k) for k in ([3.0, 12], [3, "12"], [3, 12], ["3", "12"],
+                                                                          ["3", 12])}
+
+
 def _state(project: str, when: pd.Timestamp, tmp_path: Path) -> dict[str, Any]:
     """Every view's values, statuses and (for plain views) event times of every key, read back."""
     state: dict[str, Any] = {}

@@ -15,8 +15,10 @@ computed on the values read, as offline.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +76,52 @@ def encode_key(values: Sequence[Any]) -> str:
             return f'["{value}"]'
     return json.dumps([v.item() if hasattr(v, "item") else v for v in values], separators=(",", ":"),
                       ensure_ascii=False)
+
+
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+#: At most this many other encodings are tried for a key that is not found (a key of four columns).
+_MAX_ALTERNATES = 15
+
+
+def key_alternates(values: Sequence[Any]) -> list[str]:
+    """The same key written in the other type, for a key that was not found as given: an integer as its
+    digits, digits (canonical, no leading zero) as an integer, an integral float as either. A view's
+    key column has one type, so at most one of these can be stored; JSON clients often send ids as
+    strings (or as floats), which would otherwise read as NOT_FOUND — a silent train/serve skew."""
+    options: list[list[Any]] = []
+    for value in values:
+        value = value.item() if hasattr(value, "item") else value
+        other: list[Any] = [value]
+        if isinstance(value, bool):
+            pass
+        elif isinstance(value, int):
+            other.append(str(value))
+        elif isinstance(value, float) and value.is_integer():
+            other += [int(value), str(int(value))]
+        elif isinstance(value, str) and _INTEGER.fullmatch(value):
+            other.append(int(value))
+        options.append(other)
+    combos = itertools.product(*options)
+    next(combos)  # the key as given
+    return [encode_key(c) for c in itertools.islice(combos, _MAX_ALTERNATES)]
+
+
+def _read_keys(store: OnlineStore, space: str, given: Sequence[Sequence[Any]]) -> list[OnlineRow | None]:
+    """The stored rows of ``given`` keys; those not found are tried once more, all at once, in their
+    other types (:func:`key_alternates`)."""
+    rows = store.read(space, [encode_key(vals) for vals in given])
+    missing = [i for i, row in enumerate(rows) if row is None]
+    if not missing:
+        return rows
+    tried = {i: key_alternates(given[i]) for i in missing}
+    flat = list(dict.fromkeys(k for alternates in tried.values() for k in alternates))
+    if not flat:
+        return rows
+    found = dict(zip(flat, store.read(space, flat), strict=True))
+    rows = list(rows)
+    for i, alternates in tried.items():
+        rows[i] = next((found[k] for k in alternates if found[k] is not None), None)
+    return rows
 
 
 def _plain(value: Any) -> Any:
@@ -367,8 +415,8 @@ class OnlineReader:
             if missing:
                 raise InvalidParameter(f"Feature view {view.name!r} is keyed by {view.join_keys}; the request lacks "
                                        f"{missing} (it has {sorted(entities)}).")
-            keys = [encode_key(vals) for vals in zip(*(entities[k] for k in view.join_keys), strict=True)]
-            rows = store.read(namespace(self.project, view.name), keys)
+            given = list(zip(*(entities[k] for k in view.join_keys), strict=True))
+            rows = _read_keys(store, namespace(self.project, view.name), given)
             ttl_us = (view.ttl_ms or 0) * 1000
             decoded: list[dict[str, Any] | None] = []  # each row decoded once; None: not found or too old
             stamps: list[str | None] = []
