@@ -110,6 +110,12 @@ def test_statuses_and_event_timestamps(tmp_path: Path) -> None:
     trips = _online(["trips:fare_count_2h", "trips:fare_sum_1d"], "origin", ["a", "c"], at(200))
     assert _column(trips, "fare_count_2h") == ([1, 0], ["PRESENT", "PRESENT"], [_iso(at(200))] * 2)  # one null fare
     assert _column(trips, "fare_sum_1d")[:2] == ([65.0, None], ["PRESENT", "NULL_VALUE"])
+    unknown = _online(["trips:fare_count_2h", "trips:fare_sum_1d"], "origin", ["zz"], at(200))
+    offline = training_set(pd.DataFrame({"origin": ["zz"], "event_timestamp": [at(200)]}),
+                           ["trips:fare_count_2h", "trips:fare_sum_1d"], log=False).to_pandas()
+    assert offline["fare_count_2h"].tolist() == [0] and offline["fare_sum_1d"].isna().all()
+    assert _column(unknown, "fare_count_2h")[:2] == ([0], ["NOT_FOUND"])  # a count agrees with the training set
+    assert _column(unknown, "fare_sum_1d")[:2] == ([None], ["NOT_FOUND"])
     full = sy.features.online(["weather:wind"], [{"origin": "a"}], at=at(200), full_names=True)
     assert full.names == ["origin", "weather__wind"]
 

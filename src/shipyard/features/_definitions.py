@@ -39,6 +39,8 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,127}$")
 #: Logical feature types (the names ``sy.data`` schemas use) and the Python types that map to them.
 TYPES = {float: "float", int: "int", str: "string", bool: "bool", dt.datetime: "timestamp"}
 LOGICAL = ("float", "int", "string", "bool", "timestamp")
+#: Aggregations whose value over an empty window is 0 (the others are null).
+COUNTS = ("count", "count_distinct")
 AGGREGATES = {"count": "count({c})", "sum": "sum({c})", "mean": "avg({c})", "min": "min({c})", "max": "max({c})",
               "std": "stddev_samp({c})", "share": "avg(CAST({c} AS DOUBLE))", "count_distinct": "count(DISTINCT {c})"}
 
@@ -344,7 +346,7 @@ class FeatureView:
     @property
     def feature_types(self) -> dict[str, str]:
         if self.aggregations:
-            return {a.feature: ("int" if a.function in ("count", "count_distinct") else "float")
+            return {a.feature: ("int" if a.function in COUNTS else "float")
                     for a in self.aggregations}
         return {name: _logical(name, kind) for name, kind in self.features.items()}
 

@@ -25,6 +25,7 @@ from shipyard.entities import Dataset
 from shipyard.exceptions import InvalidParameter, ShipyardError
 from shipyard.features._definitions import (
     AGGREGATES,
+    COUNTS,
     FeatureView,
     OnDemandFeatureView,
     Source,
@@ -112,7 +113,7 @@ def view_input(con: duckdb.DuckDBPyConnection, sel: Selected) -> ViewInput | Agg
         chosen = [by_name[f] for f in sel.features]
         relation = source_relation(con, view, [a.column for a in chosen])
         return AggregateInput(relation, view.join_keys, [
-            (AGGREGATES[a.function], a.column, a.window_ms * 1000, out, a.function in ("count", "count_distinct"))
+            (AGGREGATES[a.function], a.column, a.window_ms * 1000, out, a.function in COUNTS)
             for a, out in zip(chosen, sel.outputs, strict=True)])
     relation = source_relation(con, view, sel.features)
     ttl = view.ttl_ms

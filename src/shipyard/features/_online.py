@@ -30,7 +30,7 @@ from shipyard.config import get_settings
 from shipyard.data._source import quote
 from shipyard.entities import Materialization
 from shipyard.exceptions import InvalidParameter
-from shipyard.features._definitions import AGGREGATES, FeatureView, OnDemandFeatureView
+from shipyard.features._definitions import AGGREGATES, COUNTS, FeatureView, OnDemandFeatureView
 from shipyard.features._offline import MEMORY_LIMIT, SQL_TYPES, source_relation, spill_directory
 from shipyard.features._pit import CREATED, ORDER, TS, arrow_batches, connect, interval
 from shipyard.features._registry import Selected, resolve, visible_columns
@@ -214,7 +214,7 @@ def _aggregate_at(con: duckdb.DuckDBPyConnection, view: FeatureView, relation: s
     for a in view.aggregations:
         expr = f"{AGGREGATES[a.function].format(c='f.' + quote(a.column))} FILTER (WHERE f.{TS} > {hi} - " \
                f"{interval(a.window_ms * 1000)})"
-        zero = a.function in ("count", "count_distinct")
+        zero = a.function in COUNTS
         aggs.append(f"{'COALESCE(' + expr + ', 0)' if zero else expr} AS {quote(a.feature)}")
     query = (f"SELECT {', '.join('k.' + quote(k) for k in view.join_keys)}, {', '.join(aggs)} "
              f"FROM (SELECT DISTINCT {keys} FROM {relation} WHERE {scope}) k LEFT JOIN {relation} f ON {on} "
@@ -437,8 +437,11 @@ class OnlineReader:
                 else:
                     decoded.append(_loads(row.values))
                     found.append(PRESENT)
+            counts = {a.feature for a in view.aggregations if a.function in COUNTS}
             for feature, column in zip(sel.features, sel.outputs, strict=True):
                 values = [None if d is None else d.get(feature) for d in decoded]
+                if feature in counts:  # no rows known for the entity: a count of 0, as in a training set
+                    values = [0 if v is None and f == NOT_FOUND else v for f, v in zip(found, values, strict=True)]
                 statuses = [NULL_VALUE if f == PRESENT and v is None else f for f, v in zip(found, values, strict=True)]
                 out[column] = (values, statuses, stamps)
         self._on_demand(selected, entities, out, n)
