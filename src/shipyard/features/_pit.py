@@ -57,7 +57,8 @@ class ViewInput:
     columns: list[tuple[str, str]]
     ttl_us: int | None = None
     created: bool = False
-    #: the SQL type of ``__sy_order`` (the source order that breaks exact ties); None: there is none.
+    #: the SQL type of ``__sy_order`` (the source order that breaks exact ties, unique per row: a view that
+    #: has one is matched narrowly, then its values fetched — :func:`_fetched_ctes`); None: there is none.
     order: str | None = None
     #: SQL types the features are cast to (the declared types), one per column; None keeps the source's.
     types: list[str | None] | None = None
@@ -141,8 +142,8 @@ def _latest_ctes(i: int, view: ViewInput, ts: str) -> list[str]:
 
 def _fetched_ctes(con: duckdb.DuckDBPyConnection, i: int, view: ViewInput, entities: str, ts: str) -> list[str]:
     """A view with a source order (a unique row identity), in two steps. First a narrow ``ASOF JOIN`` on
-    the keys and the event time alone — no ranks, no feature values, so DuckDB sorts one integer per
-    feature row and the sort stays in memory — into the temporary table ``__sy_m{i}``: each entity row's
+    the keys and the event time alone — no ranks, no feature values, so DuckDB sorts the keys and one
+    timestamp per feature row and the sort stays in memory — into the temporary table ``__sy_m{i}``: each entity row's
     keys and the event time of its match. Then the query picks, among the source rows at a matched
     ``(keys, event time)`` (a semi-join), the one created last and last in the source, and joins its
     values back to the entity rows: one pass over the feature values, grouping only the matched rows."""
