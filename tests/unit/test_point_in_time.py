@@ -95,6 +95,22 @@ def test_keys_and_features_named_like_the_join_s_own_columns(fetch: bool) -> Non
     assert out["o"].tolist() == [2.0, 1.0] and out["k"].tolist() == [4, 3]
 
 
+@pytest.mark.parametrize("base", [0, -(2**40), 2**40])
+@pytest.mark.parametrize("spread", [2, 2**33], ids=["narrow-span", "wide-span"])
+def test_integer_keys_match_exactly_inside_and_outside_the_source_span(base: int, spread: int) -> None:
+    """Integer keys spanning less than 2**32 are joined as 4-byte offsets; keys outside the span, floats
+    and wide spans must still match exactly what they equal."""
+    features = pd.DataFrame({"k": [base, base + spread], "ts": [T0, T0], "v": [1.0, 2.0]})
+    entities = pd.DataFrame({"k": [base + spread, base, base + 1, base - 1, 2**62, -(2**62)],
+                             "event_timestamp": [T0] * 6})
+    out = point_in_time_join(entities, features, keys=["k"], columns=["v"], timestamp="ts")
+    assert out["v"].tolist()[:2] == [2.0, 1.0] and out["v"].iloc[2:].isna().all()
+    floats = pd.DataFrame({"k": [float(base + spread), base + 0.5, base - 0.5, base + spread + 0.25],
+                           "event_timestamp": [T0] * 4})
+    got = point_in_time_join(floats, features, keys=["k"], columns=["v"], timestamp="ts")["v"]
+    assert got.iloc[0] == 2.0 and got.iloc[1:].isna().all()
+
+
 def test_bad_input_is_refused_with_the_reason() -> None:
     entities = pd.DataFrame({"key": ["a"], "event_timestamp": [T0]})
     features = pd.DataFrame({"key": ["a"], "ts": [T0], "value": [1.0]})
