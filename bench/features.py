@@ -939,9 +939,9 @@ def _render_lines(raw: dict[str, Any]) -> list[str]:  # noqa: C901, PLR0912, PLR
                   f"only about 8 feature rows and takes {_secs(ttl_fd['time'])}, so 10× would mean "
                   f"{_secs(ttl_fd['time'] / SPEED_TARGET)}. Shipyard's time does not depend on the TTL: each of the "
                   "10 million feature rows' keys and event times is read and sorted once by the narrow ASOF join, "
-                  "which alone took about 1.0 s of Shipyard's 2.2 s when profiled apart (the rest: the tie-break and "
-                  "the join back of the values, 0.75 s; the DataFrame, 0.1 s; the dataset record's hash and profile, "
-                  "0.2 s). The issue's own measurement of Feast (220 s, 7.4 GiB) is the configuration without a TTL."]
+                  "which alone took about 0.9 s of a 2.1 s call when profiled apart (the rest: the tie-break and the "
+                  "join back of the values, 0.75 s; the DataFrame, 0.1 s; the dataset record's hash and profile, "
+                  "0.2 s; in a fresh process, the imports and opening the store add about 0.3 s). The issue's own measurement of Feast (220 s, 7.4 GiB) is the configuration without a TTL."]
     lines += ["", "The training set is measured twice on the same files: without a TTL — the configuration whose "
               "Feast peak memory matches the issue's (7.4 GiB): Feast's join pairs every entity row with all of "
               "the driver's earlier feature rows — and with the view's 30-day TTL, which Feast turns into a join "
