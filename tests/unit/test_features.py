@@ -341,6 +341,21 @@ def test_output_file_and_entity_rows_from_parquet_give_the_same_rows(tmp_path: P
     assert list(tmp_path.glob("out/.tmp-*")) == []  # the temporary file was renamed
 
 
+def test_entity_rows_from_a_glob_keep_the_files_name_order_then_their_rows(tmp_path: Path) -> None:
+    weather, planes = views(tmp_path)
+    sy.features.apply([weather, planes])
+    entities = entity_rows().reset_index(drop=True)
+    folder = tmp_path / "ents"
+    folder.mkdir()
+    parts = {"b.parquet": entities.iloc[3:], "a.parquet": entities.iloc[:1], "ab.parquet": entities.iloc[1:3]}
+    for name, part in parts.items():  # written out of name order; one file per row group or more
+        part.to_parquet(folder / name, index=False, row_group_size=1)
+    refs = ["weather:*", "planes:seats"]
+    expected = training_set(entities, refs, log=False).to_pandas().reset_index(drop=True)
+    got = training_set(str(folder / "*.parquet"), refs, log=False).to_pandas()
+    pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)
+
+
 def test_exact_ties_across_files_of_a_glob_go_to_the_last_file_then_row(tmp_path: Path) -> None:
     """A glob's files are read in name order: among rows with the same key, event time and created
     time, the one in the later file wins, and within a file the later row; created still beats order."""

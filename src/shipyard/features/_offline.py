@@ -181,9 +181,13 @@ def _register_entities(con: duckdb.DuckDBPyConnection, entity_df: Any, entity_ti
         extra = [c for c in columns if c in ("filename", "file_row_number") or c.startswith("__index_level_")]
         columns = [c for c in columns if c not in extra]
         if entity_timestamp in columns:
-            con.execute(f"CREATE TEMP VIEW {ENTITIES}_v AS SELECT * EXCLUDE ({', '.join(quote(c) for c in extra)}) REPLACE "
-                        f"(CAST({quote(entity_timestamp)} AS TIMESTAMPTZ) AS {quote(entity_timestamp)}), "
-                        f"row_number() OVER (ORDER BY filename, file_row_number) AS {ROW} FROM {raw}")
+            # each row's place: its file's offset (files in name order) plus its row in the file — no sort
+            con.execute(f"CREATE TEMP TABLE {ENTITIES}_files AS SELECT file_name AS f, coalesce(sum(num_rows) OVER "
+                        f"(ORDER BY file_name ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS o "
+                        f"FROM parquet_file_metadata({literal(path)})")
+            con.execute(f"CREATE TEMP VIEW {ENTITIES}_v AS SELECT r.* EXCLUDE ({', '.join(quote(c) for c in extra)}) "
+                        f"REPLACE (CAST(r.{quote(entity_timestamp)} AS TIMESTAMPTZ) AS {quote(entity_timestamp)}), "
+                        f"x.o + r.file_row_number AS {ROW} FROM {raw} r JOIN {ENTITIES}_files x ON x.f = r.filename")
     elif isinstance(entity_df, pd.DataFrame):
         frame = entity_df.assign(**{entity_timestamp: utc(entity_df, entity_timestamp, "entity rows"),
                                     ROW: range(len(entity_df))})
