@@ -341,6 +341,16 @@ def test_output_file_and_entity_rows_from_parquet_give_the_same_rows(tmp_path: P
     assert list(tmp_path.glob("out/.tmp-*")) == []  # the temporary file was renamed
 
 
+def test_entity_columns_with_labels_that_are_not_strings_are_kept(tmp_path: Path) -> None:
+    weather, planes = views(tmp_path)
+    sy.features.apply([weather, planes])
+    entities = entity_rows()
+    entities[0] = range(len(entities))  # e.g. a column from a NumPy array, labelled 0
+    df = training_set(entities, ["weather:temp", "planes:seats"], log=False).to_pandas()
+    assert list(df.columns) == ["origin", "plane", "event_timestamp", "label", "0", "temp", "seats"]
+    assert df["0"].tolist() == list(range(len(entities))) and list(df.index) == list(entities.index)
+
+
 def test_entity_rows_from_a_glob_keep_the_files_name_order_then_their_rows(tmp_path: Path) -> None:
     weather, planes = views(tmp_path)
     sy.features.apply([weather, planes])

@@ -143,6 +143,7 @@ def test_key_alternates_cover_each_column_of_a_key() -> None:
     assert set(key_alternates(["JFK", "12"])) == {encode_key(["JFK", 12])}
     assert set(key_alternates([3.0, "12"])) == {encode_key(k) for k in ([3.0, 12], [3, "12"], [3, 12], ["3", "12"],
                                                                           ["3", 12])}
+    assert encode_key(["1", "2", "3", "4"]) in key_alternates([1.0, 2.0, 3.0, 4.0])  # every combination, 4 keys
 
 
 def _state(project: str, when: pd.Timestamp, tmp_path: Path) -> dict[str, Any]:

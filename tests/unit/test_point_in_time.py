@@ -111,6 +111,21 @@ def test_integer_keys_match_exactly_inside_and_outside_the_source_span(base: int
     assert got.iloc[0] == 2.0 and got.iloc[1:].isna().all()
 
 
+@pytest.mark.parametrize(("dtype", "lo", "hi"), [("int32", -2_000_000_000, 2_000_000_000), ("int16", -32768, 32767),
+                                                ("int8", -100, 100), ("uint64", 2**63, 2**63 + 5)])
+def test_narrow_integer_keys_whose_offsets_overflow_their_own_type(dtype: str, lo: int, hi: int) -> None:
+    """The offset from the minimum is computed wider than the key (an INTEGER spanning -2e9..2e9 would
+    overflow an INTEGER subtraction), on both sides; the entity side may be narrower than the source."""
+    features = pd.DataFrame({"k": np.array([lo, hi], dtype=dtype), "ts": [T0, T0], "v": [1.0, 2.0]})
+    entities = pd.DataFrame({"k": np.array([hi, lo], dtype=dtype), "event_timestamp": [T0, T0]})
+    out = point_in_time_join(entities, features, keys=["k"], columns=["v"], timestamp="ts")
+    assert out["v"].tolist() == [2.0, 1.0]
+    if dtype != "uint64":
+        small = pd.DataFrame({"k": np.array([0, -1], dtype="int8"), "event_timestamp": [T0, T0]})
+        wide = features.assign(k=features["k"].astype("int64"))
+        assert point_in_time_join(small, wide, keys=["k"], columns=["v"], timestamp="ts")["v"].isna().all()
+
+
 def test_bad_input_is_refused_with_the_reason() -> None:
     entities = pd.DataFrame({"key": ["a"], "event_timestamp": [T0]})
     features = pd.DataFrame({"key": ["a"], "ts": [T0], "value": [1.0]})

@@ -319,7 +319,9 @@ def _fetch_frame(con: duckdb.DuckDBPyConnection, relation: str, features: Sequen
 
     got = con.execute(f"SELECT {', '.join(features) or ROW} FROM {relation}").df()
     got = got.drop(columns=[ROW]) if not features else got
-    return pd.concat([given[list(columns)].reset_index(drop=True), got], axis=1)
+    # the caller's columns come first in ``given``, by position: their labels need not be strings
+    mine = given.iloc[:, :len(columns)].set_axis(list(columns), axis=1).reset_index(drop=True)
+    return pd.concat([mine, got], axis=1)
 
 
 _NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",

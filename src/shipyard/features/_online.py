@@ -79,8 +79,9 @@ def encode_key(values: Sequence[Any]) -> str:
 
 
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
-#: At most this many other encodings are tried for a key that is not found (a key of four columns).
-_MAX_ALTERNATES = 15
+#: At most this many other encodings are tried for a key that is not found: every one for a key of up to
+#: four columns (a float has two others, an integer or digits one).
+_MAX_ALTERNATES = 3**4 - 1
 
 
 def key_alternates(values: Sequence[Any]) -> list[str]:

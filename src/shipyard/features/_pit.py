@@ -163,8 +163,10 @@ def _join_keys(con: duckdb.DuckDBPyConnection, view: ViewInput, entities: str) -
         if lo is None or hi is None or int(hi) - int(lo) >= 2**32:
             out.append((f"p.{q(k)}", f"e.{q(k)}"))
             continue
-        out.append((f"(p.{q(k)} - {int(lo)})::UINTEGER",
-                    f"CASE WHEN e.{q(k)} BETWEEN {int(lo)} AND {int(hi)} THEN (e.{q(k)} - {int(lo)})::UINTEGER END"))
+        # widened first: in the key's own type the subtraction can overflow (an INTEGER spanning -2e9..2e9)
+        out.append((f"(CAST(p.{q(k)} AS HUGEINT) - {int(lo)})::UINTEGER",
+                    f"CASE WHEN e.{q(k)} BETWEEN {int(lo)} AND {int(hi)} "
+                    f"THEN (CAST(e.{q(k)} AS HUGEINT) - {int(lo)})::UINTEGER END"))
     return out
 
 
