@@ -366,9 +366,11 @@ def test_entity_rows_from_a_glob_keep_the_files_name_order_then_their_rows(tmp_p
     pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)
 
 
-def test_exact_ties_across_files_of_a_glob_go_to_the_last_file_then_row(tmp_path: Path) -> None:
-    """A glob's files are read in name order: among rows with the same key, event time and created
-    time, the one in the later file wins, and within a file the later row; created still beats order."""
+@pytest.mark.parametrize("pattern", ["*.parquet", ""], ids=["glob", "directory"])
+def test_exact_ties_across_files_of_a_glob_go_to_the_last_file_then_row(tmp_path: Path, pattern: str) -> None:
+    """A glob's (or a directory's) files are read in name order: among rows with the same key, event time
+    and created time, the one in the later file wins, and within a file the later row; created still
+    beats order."""
     folder = tmp_path / "w"
     folder.mkdir()
     rows = {"a.parquet": [("x", 60, 60, 1.0), ("x", 60, 60, 2.0), ("y", 0, 5, 8.0)],
@@ -378,7 +380,8 @@ def test_exact_ties_across_files_of_a_glob_go_to_the_last_file_then_row(tmp_path
         write(pd.DataFrame({"origin": [r[0] for r in part], "ts": [at(r[1]) for r in part],
                             "made": [at(r[2]) for r in part], "temp": [r[3] for r in part]}), folder / name)
     view = sy.FeatureView(name="w", entities=[ORIGIN], features={"temp": float},
-                          source=sy.ParquetSource(str(folder / "*.parquet"), timestamp="ts", created="made"))
+                          source=sy.ParquetSource(str(folder / pattern) if pattern else str(folder), timestamp="ts",
+                                                  created="made"))
     sy.features.apply([ORIGIN, view])
     ents = pd.DataFrame({"origin": ["x", "x", "y"], "event_timestamp": [at(60), at(45), at(1)]})
     got = training_set(ents, ["w:temp"], log=False).to_pandas()["temp"].tolist()

@@ -102,7 +102,8 @@ def _order_type(src: Source) -> str | None:
 
 
 def _glob(path: str) -> bool:
-    return any(ch in path for ch in "*?[")
+    """Whether the path names several files: a glob, or a directory (DuckDB reads every file in it)."""
+    return any(ch in path for ch in "*?[") or Path(path).is_dir()
 
 
 def view_input(con: duckdb.DuckDBPyConnection, sel: Selected) -> ViewInput | AggregateInput:
