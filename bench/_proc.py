@@ -136,3 +136,81 @@ def shipyard_bytecode(package: Path | None = None) -> Iterator[None]:
         for cache in sorted(package.rglob("__pycache__"), reverse=True):
             if not any(cache.iterdir()):
                 cache.rmdir()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def others_running(mine: Sequence[str]) -> list[str]:
+    """Command lines of other benchmarks: processes outside this one's tree whose command line holds
+    ``bench/`` and none of ``mine`` (this script's own names and helpers)."""
+    tree = {pid for pid, _, _ in process_tree(os.getpid())}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in tree:
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if "bench/" in cmd and not any(s in cmd for s in mine):
+            found.append(f"{entry.name}: {cmd[:160]}")
+    return found
+
+
+class Server:
+    """A server process in its own session, pinned to ``core`` (with taskset, where there is one); ready
+    when GET ``health`` answers 200. ``{port}`` in ``argv`` becomes a free port, a new one at each start.
+    ``env`` is added to this process's environment less the variables starting with ``drop_env``."""
+
+    def __init__(self, name: str, argv: list[str], health: str, log: Path, env: dict[str, str] | None = None, *,
+                 core: int = 0, cwd: Path | None = None, drop_env: tuple[str, ...] = ()) -> None:
+        self.name, self.argv, self.health, self.log = name, argv, health, log
+        self.env, self.core, self.cwd, self.drop_env = env or {}, core, cwd or log.parent, drop_env
+        self.port = free_port()
+        self.proc: Any = None
+
+    def command(self) -> list[str]:
+        import shutil
+
+        argv = [a.replace("{port}", str(self.port)) for a in self.argv]
+        return ["taskset", "-c", str(self.core), *argv] if shutil.which("taskset") else argv
+
+    def start(self, timeout: float = 240.0) -> float:
+        """Spawn the server; seconds until it answers."""
+        import subprocess
+        import time
+        import urllib.error
+        import urllib.request
+
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not (self.drop_env and k.startswith(self.drop_env))}
+        t0 = time.perf_counter()
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=str(self.cwd),
+                                         env={**env, **self.env}, start_new_session=True)
+        while time.perf_counter() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
+            with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{self.health}", timeout=5) as answer:
+                    if answer.status == 200:
+                        return time.perf_counter() - t0
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} not ready after {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
+
+    def pids(self) -> list[int]:
+        return [pid for pid, _, _ in process_tree(self.proc.pid)] if self.proc is not None else []
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        stop_group(self.proc)
+        self.proc = None

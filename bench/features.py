@@ -58,15 +58,12 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -242,27 +239,11 @@ def _tree_rss_kib(root: int) -> int:
     return total
 
 
-def others_running() -> list[str]:
-    """Command lines of other benchmarks (anything with ``bench/`` that is not this one)."""
-    mine = {pid for pid, _, _ in _proc.process_tree(os.getpid())}
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in mine:
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            continue
-        if "bench/" in cmd and "bench/features" not in cmd and ".venv-feast" not in cmd:
-            found.append(f"{entry.name}: {cmd[:160]}")
-    return found
-
-
 def wait_quiet() -> None:
     """Never measure beside another benchmark: wait while one runs."""
     shown = False
     while True:
-        others = others_running()
+        others = _proc.others_running(("bench/features", ".venv-feast"))
         if not others:
             return
         if not shown:
@@ -481,52 +462,6 @@ def check_online(values_path: str, latest: pd.DataFrame, check_ids: list[int], t
     return _tally(got["values"], statuses, expected_online(latest, check_ids, ttl_at))
 
 
-# -- servers ----------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], health: str, path: str, log: Path) -> None:
-        self.name, self.argv, self.env, self.health, self.path, self.log = name, argv, env, health, path, log
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def command(self) -> list[str]:
-        return ["taskset", "-c", str(SERVER_CORE), *[a.replace("{port}", str(self.port)) for a in self.argv]]
-
-    def start(self, timeout: float = 180) -> float:
-        self.port = _free_port()
-        t0 = time.perf_counter()
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
-                                         env={**os.environ, "FEAST_USAGE": "False", **self.env},
-                                         start_new_session=True)
-        while time.perf_counter() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{self.health}", timeout=5) as r:
-                    if r.status == 200:
-                        return time.perf_counter() - t0
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.name} not ready after {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
-
-    def pids(self) -> list[int]:
-        return [pid for pid, _, _ in _proc.process_tree(self.proc.pid)] if self.proc is not None else []
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        _proc.stop_group(self.proc)
-        self.proc = None
-
-
 def http_bodies(plan: dict[str, Any], extra: dict[str, Any]) -> dict[str, list[str]]:
     def body(ids: list[int]) -> str:
         return json.dumps({"features": REFS, "entities": {"driver_id": ids}, "full_feature_names": False, **extra})
@@ -535,7 +470,8 @@ def http_bodies(plan: dict[str, Any], extra: dict[str, Any]) -> dict[str, list[s
             "check": [body(plan["check"])]}
 
 
-def measure_http(name: str, server: Server, plan: dict[str, Any], extra: dict[str, Any], tmp: Path) -> dict[str, Any]:
+def measure_http(name: str, server: _proc.Server, path: str, plan: dict[str, Any], extra: dict[str, Any],
+                 tmp: Path) -> dict[str, Any]:
     wait_quiet()
     bodies = tmp / f"http-{name}.json"
     bodies.write_text(json.dumps(http_bodies(plan, extra)))
@@ -545,7 +481,7 @@ def measure_http(name: str, server: Server, plan: dict[str, Any], extra: dict[st
         say(f"HTTP, {name}: server ready in {ready:.1f} s on port {server.port} (pids {server.pids()})")
         pids = [str(p) for p in server.pids()]
         argv = ["taskset", "-c", str(CLIENT_CORE), sys.executable, str(WORKER), "http",
-                f"http://127.0.0.1:{server.port}{server.path}", str(bodies), str(tmp / f"http-{name}-check.json"),
+                f"http://127.0.0.1:{server.port}{path}", str(bodies), str(tmp / f"http-{name}-check.json"),
                 *pids]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=str(ROOT), check=False)
         got = next((json.loads(line[len("BENCH_RESULT "):]) for line in reversed(proc.stdout.splitlines())
@@ -672,18 +608,19 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     if "http" in parts:
         feast_repo = json.loads(sides["feast-duckdb-big"].config.read_text())["repo"]
         servers = {
-            "feast": (Server("feast serve", [str(VENV / "bin" / "feast"), "-c", feast_repo, "serve", "-h", "127.0.0.1",
-                                             "-p", "{port}", "--no-access-log", "--max-requests", "0"],
-                             {}, "/health", "/get-online-features", tmp / "feast-serve.log"), {}),
-            "shipyard": (Server("shipyard server", [str(Path(sys.executable).with_name("shipyard")), "server",
-                                                    "--host", "127.0.0.1", "--port", "{port}"],
-                                sides["shipyard-big"].env, "/healthz", "/v1/features/online",
-                                tmp / "shipyard-server.log"), {"at": ONLINE_AT}),
+            "feast": (_proc.Server("feast serve", [str(VENV / "bin" / "feast"), "-c", feast_repo, "serve", "-h",
+                                                   "127.0.0.1", "-p", "{port}", "--no-access-log", "--max-requests", "0"],
+                                   "/health", tmp / "feast-serve.log", {"FEAST_USAGE": "False"}, core=SERVER_CORE,
+                                   cwd=ROOT), "/get-online-features", {}),
+            "shipyard": (_proc.Server("shipyard server", [str(Path(sys.executable).with_name("shipyard")), "server",
+                                                          "--host", "127.0.0.1", "--port", "{port}"],
+                                      "/healthz", tmp / "shipyard-server.log", sides["shipyard-big"].env,
+                                      core=SERVER_CORE, cwd=ROOT), "/v1/features/online", {"at": ONLINE_AT}),
         }
         for _ in range(args.reps):
-            for name, (server, extra) in servers.items():
+            for name, (server, path, extra) in servers.items():
                 try:
-                    got = measure_http(name, server, plan, extra, tmp)
+                    got = measure_http(name, server, path, plan, extra, tmp)
                 except RuntimeError as exc:
                     got = {"error": str(exc)}
                     say(f"HTTP, {name}: FAILED: {exc}")

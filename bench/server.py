@@ -32,7 +32,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -82,12 +81,6 @@ def say(message: str) -> None:
     print(f"[{time.perf_counter() - T0:6.1f}s] {message}", flush=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # -- the servers ----------------------------------------------------------------------------------
 class Server:
     """One server process group on a fresh directory: start (timed until healthy), processes, stop."""
@@ -96,7 +89,7 @@ class Server:
         self.kind = kind
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = _proc.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.start_cpu = 0.0  # CPU seconds the server's processes had used when it first answered

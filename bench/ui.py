@@ -67,7 +67,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -523,91 +522,32 @@ def ensure_mlflow_store(size: Size, home: Path, quick: bool) -> dict[str, Any]:
 
 
 # -- servers ------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+#: The servers start without this process's Shipyard and MLflow settings (each gets its own).
+_ENV = ("SHIPYARD_", "MLFLOW_")
 
 
-class Server:
-    """A server process in its own session, pinned to SERVER_CORE; ready when ``health`` answers 200."""
-
-    def __init__(self, name: str, argv: list[str], health: str, log: Path, env: dict[str, str]) -> None:
-        self.name, self.argv, self.health, self.log, self.env = name, argv, health, log, env
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 240) -> float:
-        argv = [a.replace("{port}", str(self.port)) for a in self.argv]
-        if shutil.which("taskset"):
-            argv = ["taskset", "-c", str(SERVER_CORE), *argv]
-        t0 = time.perf_counter()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=str(self.log.parent),
-                                         env={**env, **self.env}, start_new_session=True)
-        while time.perf_counter() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", self.health)
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    return time.perf_counter() - t0
-                conn.close()
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{self.name} not ready after {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
-
-    def pids(self) -> list[int]:
-        return [pid for pid, _, _ in _proc.process_tree(self.proc.pid)] if self.proc is not None else []
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        _proc.stop_group(self.proc)
-        self.proc = None
-
-
-def shipyard_server(home: Path, log: Path) -> Server:
+def shipyard_server(home: Path, log: Path) -> _proc.Server:
     uris = shipyard_uris(home)
     exe = Path(sys.executable).with_name("shipyard")
-    return Server("shipyard server", [str(exe), "server", "--store", uris["store"], "--artifacts", uris["artifacts"],
+    return _proc.Server("shipyard server", [str(exe), "server", "--store", uris["store"], "--artifacts", uris["artifacts"],
                                       "--online", uris["online"], "--port", "{port}", "--workers", "1",
-                                      "--no-monitors"], "/healthz", log, {})
+                                      "--no-monitors"], "/healthz", log, core=SERVER_CORE, drop_env=_ENV)
 
 
-def mlflow_server(home: Path, log: Path) -> Server:
+def mlflow_server(home: Path, log: Path) -> _proc.Server:
     exe = mlflow_python().with_name("mlflow")
-    return Server("mlflow server", [str(exe), "server", "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+    return _proc.Server("mlflow server", [str(exe), "server", "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
                                     "--default-artifact-root", (home / "artifacts").as_uri(), "--host", "127.0.0.1",
                                     "--port", "{port}", "--workers", "1"], "/health", log,
-                  {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
+                  {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}, core=SERVER_CORE, drop_env=_ENV)
 
 
 # -- quiet machine --------------------------------------------------------------------------------------
-def others_running() -> list[str]:
-    """Command lines of other benchmarks (anything with ``bench/`` that is not this one or its helpers)."""
-    mine = {pid for pid, _, _ in _proc.process_tree(os.getpid())}
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in mine:
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            continue
-        if "bench/" in cmd and not any(s in cmd for s in ("bench/ui.py", "bench/_ui_worker", ".work/ui")):
-            found.append(f"{entry.name}: {cmd[:160]}")
-    return found
-
-
 def wait_quiet(max_wait: float) -> dict[str, Any]:
     """Never measure beside another benchmark (wait while one runs); then wait up to ``max_wait`` s for
     the 1-minute load average to fall under LOAD_QUIET. Returns what was waited and the load then."""
     t0, shown = time.perf_counter(), False
-    while others := others_running():
+    while others := _proc.others_running(("bench/ui.py", "bench/_ui_worker", ".work/ui")):
         if not shown:
             say("waiting: another benchmark is running: " + "; ".join(others))
             shown = True
@@ -832,7 +772,7 @@ class Side:
     """One server under test and how to make its views (given a connected client)."""
 
     name: str
-    server: Server
+    server: _proc.Server
     make_views: Any
     client: Client | None = None
     views: list[View] | None = None
