@@ -3,11 +3,7 @@ ties, TTL, nulls and unmatched rows, and hypothesis over random feature historie
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
-from typing import Any
-from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -16,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipyard.exceptions import InvalidParameter
-from shipyard.features import _pit, point_in_time_join
+from shipyard.features import point_in_time_join
+from shipyard.features._pit import join_frames
 
 T0 = pd.Timestamp("2013-01-01", tz="UTC")
 
@@ -35,19 +32,6 @@ def reference(entities: pd.DataFrame, features: pd.DataFrame, ttl: dt.timedelta 
                            by=list(keys), direction="backward", allow_exact_matches=True,
                            tolerance=pd.Timedelta(ttl) if ttl is not None else None)
     return merged.sort_values("_row")[[*keys, "event_timestamp", "value"]].reset_index(drop=True)
-
-
-@contextlib.contextmanager
-def query_shape(fetch: bool) -> Iterator[None]:
-    """Force the query shape: ``fetch=False`` joins the feature values in the ASOF join itself (the shape
-    used for sources without a row identity: CSV, SQL), True matches narrowly, then fetches (Parquet)."""
-    real = _pit.pit_query
-
-    def forced(*args: Any, **kwargs: Any) -> str:
-        return real(*args, **{**kwargs, "fetch": fetch})
-
-    with mock.patch.object(_pit, "pit_query", forced):
-        yield
 
 
 def test_known_answers_ties_ttl_nulls_and_unmatched() -> None:
@@ -80,9 +64,8 @@ def test_an_entity_row_without_a_time_gets_no_features(fetch: bool) -> None:
     features = pd.DataFrame({"key": ["a", "a"], "ts": [T0, T0 + pd.Timedelta("1h")], "created": [T0, pd.NaT],
                              "value": [1.0, 2.0]})
     entities = pd.DataFrame({"key": ["a", "a", "a"], "event_timestamp": [T0 + pd.Timedelta("2h"), pd.NaT, T0]})
-    with query_shape(fetch):
-        out = point_in_time_join(entities, features, keys=["key"], columns=["value"], timestamp="ts",
-                                 created="created")
+    out = join_frames(entities, features, keys=["key"], columns=["value"], timestamp="ts", created="created",
+                      fetch=fetch)
     assert out["value"].iloc[0] == 2.0 and np.isnan(out["value"].iloc[1]) and out["value"].iloc[2] == 1.0
 
 
@@ -90,8 +73,7 @@ def test_an_entity_row_without_a_time_gets_no_features(fetch: bool) -> None:
 def test_keys_and_features_named_like_the_join_s_own_columns(fetch: bool) -> None:
     features = pd.DataFrame({"c0": ["a", "b"], "c1": ["x", "y"], "ts": [T0, T0], "o": [1.0, 2.0], "k": [3, 4]})
     entities = pd.DataFrame({"c0": ["b", "a"], "c1": ["y", "x"], "event_timestamp": [T0, T0]})
-    with query_shape(fetch):
-        out = point_in_time_join(entities, features, keys=["c0", "c1"], columns=["o", "k"], timestamp="ts")
+    out = join_frames(entities, features, keys=["c0", "c1"], columns=["o", "k"], timestamp="ts", fetch=fetch)
     assert out["o"].tolist() == [2.0, 1.0] and out["k"].tolist() == [4, 3]
 
 
@@ -177,9 +159,8 @@ def test_matches_merge_asof_on_random_histories(
     if not two_keys:
         features, entities = features.drop(columns=["n"]), entities.drop(columns=["n"])
     ttl = dt.timedelta(minutes=ttl_minutes) if ttl_minutes is not None else None
-    with query_shape(fetch):
-        ours = point_in_time_join(entities, features, keys=list(keys), columns=["value"], timestamp="ts",
-                                  created="created", ttl=ttl)
+    ours = join_frames(entities, features, keys=list(keys), columns=["value"], timestamp="ts", created="created",
+                       ttl=ttl, fetch=fetch)
     expected = reference(entities, features, ttl, keys)
     assert ours[list(keys)].values.tolist() == expected[list(keys)].values.tolist()
     np.testing.assert_array_equal(ours["value"].to_numpy(dtype=float), expected["value"].to_numpy(dtype=float))

@@ -269,6 +269,17 @@ def point_in_time_join(
     """``entities`` with ``columns`` of ``features`` as of each entity row's ``entity_timestamp``
     (see the module docstring). ``keys``: the join keys, in both frames; ``timestamp`` / ``created``:
     the feature rows' event and creation times; ``prefix``: prepended to the added column names."""
+    return join_frames(entities, features, keys=keys, columns=columns, timestamp=timestamp, created=created,
+                       entity_timestamp=entity_timestamp, ttl=ttl, prefix=prefix)
+
+
+def join_frames(
+    entities: pd.DataFrame, features: pd.DataFrame, *, keys: Sequence[str], columns: Sequence[str],
+    timestamp: str, created: str | None = None, entity_timestamp: str = "event_timestamp",
+    ttl: dt.timedelta | None = None, prefix: str = "", fetch: bool = True,
+) -> pd.DataFrame:
+    """:func:`point_in_time_join`, choosing the query shape: ``fetch=False`` joins the values in the
+    ASOF join itself, the shape used for sources without a row identity (CSV, SQL)."""
     keys, columns = list(keys), list(columns)
     if not keys:
         raise InvalidParameter("A point-in-time join needs at least one join key.")
@@ -299,7 +310,7 @@ def point_in_time_join(
     try:
         con.register("left_rows", left)
         con.register("right_rows", right)
-        result: pd.DataFrame = con.execute(pit_query(con, "left_rows", entity_timestamp, [view])).df()
+        result: pd.DataFrame = con.execute(pit_query(con, "left_rows", entity_timestamp, [view], fetch=fetch)).df()
     finally:
         con.close()
     result = result.drop(columns=[ROW])
