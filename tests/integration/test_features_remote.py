@@ -43,7 +43,8 @@ def test_a_client_of_a_server_reads_online_features_through_it(tmp_path: Path, m
     with ServerProcess(store, (tmp_path / "artifacts").as_uri(), tmp_path, 1, "--online", online) as server:
         _use(monkeypatch, store_uri=server.url, online_uri=None)
         remote = sy.features.online(["activity:clicks"], [{"user": "a"}, {"user": "b"}, {"user": "zz"}])
-        assert remote == local
+        assert remote == local  # values, statuses and event times (epoch microseconds) alike
+        assert remote.event_timestamps == local.event_timestamps and local.event_timestamps[1][0] is not None
         assert remote.to_dict() == {"user": ["a", "b", "zz"], "clicks": [2.0, 5.0, None]}
         assert remote.statuses[1] == ["PRESENT", "PRESENT", "NOT_FOUND"]
         with pytest.raises(NotFound, match="No feature view 'nope'"):

@@ -387,3 +387,21 @@ def test_event_times_format_exactly_as_iso_8601(micros: int) -> None:
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
     assert _iso(micros) == (epoch + dt.timedelta(microseconds=micros)).isoformat().replace("+00:00", "Z")
     assert "." not in str(_iso(micros - micros % 1_000_000))  # whole seconds: no fraction, as isoformat()
+    from shipyard.features._online import _micros
+
+    assert _micros(_iso(micros)) == micros  # a client of a team server reads back the exact time
+
+
+def test_event_timestamps_are_formatted_when_first_asked(tmp_path: Path) -> None:
+    """A read keeps each value's event time as epoch microseconds; the ISO strings are made once, on the
+    first access of ``event_timestamps`` (a prediction that fetches features never pays for them)."""
+    _apply(tmp_path)
+    sy.features.materialize(end=at(200))
+    result = _online(["weather:temp", "weather:wind"], "origin", ["a", "zz"], at(200))
+    micros = int(at(180).value // 1000)
+    assert result.event_times_us == [[None, None], [micros, None], [micros, None]]
+    assert result._iso is None
+    stamps = result.event_timestamps
+    assert stamps == [[None, None], [_iso(at(180)), None], [_iso(at(180)), None]]
+    assert result.event_timestamps is stamps and stamps[1] is stamps[2]  # once per view, then kept
+    assert result.to_response()["results"][2]["event_timestamps"] == [_iso(at(180)), None]

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
 
 from shipyard._internal._time import now_ms, parse_when
@@ -324,12 +325,23 @@ def _run(end: Any, start: Any, views: Sequence[str] | None, incremental: bool, c
 @dataclass
 class OnlineFeatures:
     """Values read online, column-oriented like Feast's response: ``names`` (the join keys, then the
-    features), and per name the ``values``, ``statuses`` and ``event_timestamps`` (ISO, UTC)."""
+    features), and per name the ``values``, ``statuses`` and ``event_times_us`` (epoch microseconds,
+    or None) — :attr:`event_timestamps` gives them as ISO-8601 UTC strings, formatted when first asked
+    (a prediction that fetches features never needs them)."""
 
     names: list[str]
     values: list[list[Any]]
     statuses: list[list[str]]
-    event_timestamps: list[list[str | None]]
+    event_times_us: list[list[int | None]]
+    _iso: list[list[str | None]] | None = dataclass_field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def event_timestamps(self) -> list[list[str | None]]:
+        """When each value was observed (ISO-8601 UTC; None where no row was found)."""
+        if self._iso is None:
+            formatted: dict[int, list[str | None]] = {}  # a view's columns share one list of times
+            self._iso = [formatted.setdefault(id(col), [_iso(us) for us in col]) for col in self.event_times_us]
+        return self._iso
 
     def to_dict(self) -> dict[str, list[Any]]:
         return dict(zip(self.names, self.values, strict=True))
@@ -366,6 +378,16 @@ def _iso(micros: int | None) -> str | None:
     minutes, sec = divmod(seconds, 60)
     hour, minute = divmod(minutes, 60)
     return f"{date}T{hour:02d}:{minute:02d}:{sec:02d}.{us:06d}Z" if us else f"{date}T{hour:02d}:{minute:02d}:{sec:02d}Z"
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _micros(text: str | None) -> int | None:
+    """An ISO-8601 time (as :func:`_iso` writes it) as epoch microseconds."""
+    if text is None:
+        return None
+    return (dt.datetime.fromisoformat(text) - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 class OnlineReader:
@@ -406,8 +428,7 @@ class OnlineReader:
         n = lengths.pop()
         store = store or current_workspace().online
         now_us = (at_ms if at_ms is not None else now_ms()) * 1000
-        out: dict[str, tuple[list[Any], list[str], list[str | None]]] = {}
-        iso_cache: dict[int, str] = {}
+        out: dict[str, tuple[list[Any], list[str], list[int | None]]] = {}
         for sel in selected:
             view = sel.view
             if isinstance(view, OnDemandFeatureView):
@@ -419,20 +440,14 @@ class OnlineReader:
             given = list(zip(*(entities[k] for k in view.join_keys), strict=True))
             rows = _read_keys(store, namespace(self.project, view.name), given)
             ttl_us = (view.ttl_ms or 0) * 1000
+            stamps = [None if row is None else row.event_ts for row in rows]
             decoded: list[dict[str, Any] | None] = []  # each row decoded once; None: not found or too old
-            stamps: list[str | None] = []
             found: list[str] = []
             for row in rows:
                 if row is None:
                     decoded.append(None)
-                    stamps.append(None)
                     found.append(NOT_FOUND)
-                    continue
-                stamp = iso_cache.get(row.event_ts)
-                if stamp is None:
-                    stamp = iso_cache[row.event_ts] = _iso(row.event_ts)  # type: ignore[assignment]
-                stamps.append(stamp)
-                if ttl_us and now_us - row.event_ts > ttl_us:
+                elif ttl_us and now_us - row.event_ts > ttl_us:
                     decoded.append(None)
                     found.append(OUTSIDE_MAX_AGE)
                 else:
@@ -443,7 +458,8 @@ class OnlineReader:
                 values = [None if d is None else d.get(feature) for d in decoded]
                 if feature in counts:  # no rows known for the entity: a count of 0, as in a training set
                     values = [0 if v is None and f == NOT_FOUND else v for f, v in zip(found, values, strict=True)]
-                statuses = [NULL_VALUE if f == PRESENT and v is None else f for f, v in zip(found, values, strict=True)]
+                statuses = ([NULL_VALUE if f == PRESENT and v is None else f for f, v in zip(found, values, strict=True)]
+                            if None in values else found.copy())  # no value missing: the row statuses
                 out[column] = (values, statuses, stamps)
         self._on_demand(selected, entities, out, n)
         key_names = list(dict.fromkeys(k for s in selected if isinstance(s.view, FeatureView) for k in s.view.join_keys))
@@ -456,12 +472,12 @@ class OnlineReader:
                 values, statuses, stamps = list(entities[name]), [PRESENT] * n, [None] * n
             result.values.append(values)
             result.statuses.append(statuses)
-            result.event_timestamps.append(stamps)
+            result.event_times_us.append(stamps)
         return result
 
     @staticmethod
     def _on_demand(selected: Sequence[Selected], entities: Mapping[str, Sequence[Any]],
-                   out: dict[str, tuple[list[Any], list[str], list[str | None]]], n: int) -> None:
+                   out: dict[str, tuple[list[Any], list[str], list[int | None]]], n: int) -> None:
         import pandas as pd
 
         by_view = {s.view.name: s for s in selected}
@@ -530,7 +546,7 @@ def _over_http(ws: Any, features: Sequence[str], entities: Mapping[str, Sequence
         raise_for(response.status_code, payload, ws.metadata.uri)
     results = payload["results"]
     return OnlineFeatures(list(payload["metadata"]["feature_names"]), [r["values"] for r in results],
-                          [r["statuses"] for r in results], [r["event_timestamps"] for r in results])
+                          [r["statuses"] for r in results], [[_micros(t) for t in r["event_timestamps"]] for r in results])
 
 
 def clear_caches() -> None:
