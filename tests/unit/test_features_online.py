@@ -392,15 +392,23 @@ def test_event_times_format_exactly_as_iso_8601(micros: int) -> None:
     assert _micros(_iso(micros)) == micros  # a client of a team server reads back the exact time
 
 
-def test_event_timestamps_are_formatted_when_first_asked(tmp_path: Path) -> None:
-    """A read keeps each value's event time as epoch microseconds; the ISO strings are made once, on the
-    first access of ``event_timestamps`` (a prediction that fetches features never pays for them)."""
+def test_event_timestamps_are_formatted_when_first_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read keeps each value's event time as epoch microseconds; the ISO strings are made once per view,
+    on the first access of ``event_timestamps`` (a prediction that fetches features never pays for them)."""
+    from shipyard.features import _online as module
+
     _apply(tmp_path)
     sy.features.materialize(end=at(200))
+    formatted: list[int | None] = []
+    monkeypatch.setattr(module, "_iso", lambda us: formatted.append(us) or (None if us is None else str(us)))
     result = _online(["weather:temp", "weather:wind"], "origin", ["a", "zz"], at(200))
     micros = int(at(180).value // 1000)
     assert result.event_times_us == [[None, None], [micros, None], [micros, None]]
-    assert result._iso is None
+    assert formatted == [] and result._iso is None
+    assert result.event_timestamps == [[None, None], [str(micros), None], [str(micros), None]]
+    assert formatted == [None, None, micros, None]  # the key column, then the view's two features at once
+    monkeypatch.undo()
+    result = _online(["weather:temp", "weather:wind"], "origin", ["a", "zz"], at(200))
     stamps = result.event_timestamps
     assert stamps == [[None, None], [_iso(at(180)), None], [_iso(at(180)), None]]
     assert result.event_timestamps is stamps and stamps[1] is stamps[2]  # once per view, then kept

@@ -340,7 +340,10 @@ class OnlineFeatures:
         """When each value was observed (ISO-8601 UTC; None where no row was found)."""
         if self._iso is None:
             formatted: dict[int, list[str | None]] = {}  # a view's columns share one list of times
-            self._iso = [formatted.setdefault(id(col), [_iso(us) for us in col]) for col in self.event_times_us]
+            for col in self.event_times_us:
+                if id(col) not in formatted:
+                    formatted[id(col)] = [_iso(us) for us in col]
+            self._iso = [formatted[id(col)] for col in self.event_times_us]
         return self._iso
 
     def to_dict(self) -> dict[str, list[Any]]:
