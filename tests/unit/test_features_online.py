@@ -392,6 +392,15 @@ def test_event_times_format_exactly_as_iso_8601(micros: int) -> None:
     assert _micros(_iso(micros)) == micros  # a client of a team server reads back the exact time
 
 
+@given(st.lists(st.one_of(st.none(), st.integers(min_value=-2 * 10**15, max_value=7 * 10**15),
+                          st.integers(min_value=-2 * 10**9, max_value=7 * 10**9).map(lambda s: s * 1_000_000)),
+                max_size=20))
+def test_a_column_of_event_times_formats_as_each_value_does(micros: list[int | None]) -> None:
+    from shipyard.features._online import _iso, _iso_column
+
+    assert _iso_column(micros) == [_iso(us) for us in micros]
+
+
 def test_event_timestamps_are_formatted_when_first_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A read keeps each value's event time as epoch microseconds; the ISO strings are made once per view,
     on the first access of ``event_timestamps`` (a prediction that fetches features never pays for them)."""
@@ -399,14 +408,15 @@ def test_event_timestamps_are_formatted_when_first_asked(tmp_path: Path, monkeyp
 
     _apply(tmp_path)
     sy.features.materialize(end=at(200))
-    formatted: list[int | None] = []
-    monkeypatch.setattr(module, "_iso", lambda us: formatted.append(us) or (None if us is None else str(us)))
+    formatted: list[list[int | None]] = []
+    monkeypatch.setattr(module, "_iso_column", lambda col: formatted.append(list(col)) or
+                        [None if us is None else str(us) for us in col])
     result = _online(["weather:temp", "weather:wind"], "origin", ["a", "zz"], at(200))
     micros = int(at(180).value // 1000)
     assert result.event_times_us == [[None, None], [micros, None], [micros, None]]
     assert formatted == [] and result._iso is None
     assert result.event_timestamps == [[None, None], [str(micros), None], [str(micros), None]]
-    assert formatted == [None, None, micros, None]  # the key column, then the view's two features at once
+    assert formatted == [[None, None], [micros, None]]  # the key column, then the view's two features at once
     monkeypatch.undo()
     result = _online(["weather:temp", "weather:wind"], "origin", ["a", "zz"], at(200))
     stamps = result.event_timestamps

@@ -342,7 +342,7 @@ class OnlineFeatures:
             formatted: dict[int, list[str | None]] = {}  # a view's columns share one list of times
             for col in self.event_times_us:
                 if id(col) not in formatted:
-                    formatted[id(col)] = [_iso(us) for us in col]
+                    formatted[id(col)] = _iso_column(col)
             self._iso = [formatted[id(col)] for col in self.event_times_us]
         return self._iso
 
@@ -383,6 +383,19 @@ def _iso(micros: int | None) -> str | None:
     return f"{date}T{hour:02d}:{minute:02d}:{sec:02d}.{us:06d}Z" if us else f"{date}T{hour:02d}:{minute:02d}:{sec:02d}Z"
 
 
+def _iso_column(micros: Sequence[int | None]) -> list[str | None]:
+    """:func:`_iso` of each value, formatted by numpy (a third of the time per value of a response)."""
+    import numpy as np
+
+    if not any(us is not None for us in micros):
+        return [None] * len(micros)
+    times = np.array([_NAT if us is None else us for us in micros], dtype=np.int64)
+    text = np.datetime_as_string(times.astype("datetime64[us]"), unit="us").tolist()
+    whole = (times % 1_000_000 == 0).tolist()
+    return [None if us is None else (t[:-7] + "Z" if w else t + "Z") for us, t, w in zip(micros, text, whole, strict=True)]
+
+
+_NAT = -(2**63)  # numpy's "not a time"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
