@@ -32,6 +32,7 @@ from shipyard.features._definitions import (
 )
 from shipyard.features._pit import (
     CREATED,
+    INTEGERS,
     ORDER,
     ROW,
     TS,
@@ -325,8 +326,7 @@ def _fetch_frame(con: duckdb.DuckDBPyConnection, relation: str, features: Sequen
     return pd.concat([mine, got], axis=1)
 
 
-_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
-            "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+_NUMBERS = (*INTEGERS, "FLOAT", "DOUBLE", "DECIMAL")
 
 
 def _key_family(duck_type: str) -> str | None:

@@ -140,7 +140,8 @@ def _latest_ctes(i: int, view: ViewInput, ts: str) -> list[str]:
             f"ON {on} AND e.{KEY} >= f.{KEY})"]
 
 
-_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+#: DuckDB's integer types (as DESCRIBE names them).
+INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
              "UHUGEINT")
 
 
@@ -151,7 +152,7 @@ def _join_keys(con: duckdb.DuckDBPyConnection, view: ViewInput, entities: str) -
     value outside that span can match nothing and becomes NULL. Other keys are joined as they are."""
     source = {r[0]: str(r[1]).upper() for r in con.execute(f"DESCRIBE SELECT * FROM {view.relation}").fetchall()}
     given = {r[0]: str(r[1]).upper() for r in con.execute(f"DESCRIBE SELECT * FROM {entities}").fetchall()}
-    ints = [k for k in view.keys if source.get(k) in _INTEGERS and given.get(k) in _INTEGERS]
+    ints = [k for k in view.keys if source.get(k) in INTEGERS and given.get(k) in INTEGERS]
     spans = {}
     if ints:
         row = con.execute(f"SELECT {', '.join(f'min({q(k)}), max({q(k)})' for k in ints)} FROM {view.relation}"
